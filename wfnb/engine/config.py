@@ -1,0 +1,82 @@
+"""``wfnb.toml``: where a workspace's workflows live and how it runs them."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+FILENAME = "wfnb.toml"
+DEFAULT_TOML = """\
+# wfnb workspace settings (see docs/user-guide.md)
+[workspace]
+# folders (or files) holding workflow modules, relative to this file
+paths = ["workflows"]
+# the run history (DuckDB); relative paths are relative to this file
+history = ".wfnb/history.duckdb"
+
+[executor]
+kind = "local"        # steps run on a thread pool in the process that starts the run
+max_workers = 16
+"""
+
+_KNOWN = {
+    "workspace": {"paths", "history", "name"},
+    "executor": {"kind", "max_workers", "address"},
+    "roles": None,     # checked by the permissions layer
+    "users": None,
+}
+
+
+@dataclass
+class Config:
+    root: Path
+    paths: list[Path] = field(default_factory=list)
+    history: Path = Path(".wfnb/history.duckdb")
+    name: str = ""
+    executor: dict[str, Any] = field(default_factory=lambda: {"kind": "local"})
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def load(root: Path, create: bool = True) -> Config:
+    """Read ``root/wfnb.toml`` (writing the default one first when absent and ``create``)."""
+    file = root / FILENAME
+    if not file.exists():
+        if not create:
+            raise ConfigError(f"{file}: no such file (is {root} a wfnb workspace?)")
+        root.mkdir(parents=True, exist_ok=True)
+        file.write_text(DEFAULT_TOML)
+    try:
+        raw = tomllib.loads(file.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    for section, value in raw.items():
+        if section not in _KNOWN:
+            raise ConfigError(f"{file}: unknown section [{section}] "
+                              f"(known: {', '.join('[' + k + ']' for k in _KNOWN)})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{file}: {section} must be a table ([{section}])")
+        keys = _KNOWN[section]
+        for key in value if keys is not None else ():
+            if key not in keys:
+                raise ConfigError(f"{file}: unknown key {key!r} in [{section}] "
+                                  f"(known: {', '.join(sorted(keys))})")
+    ws = raw.get("workspace", {})
+    paths = ws.get("paths", ["workflows"])
+    if isinstance(paths, str):
+        paths = [paths]
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ConfigError(f"{file}: [workspace] paths must be a list of folder names")
+    history = ws.get("history", ".wfnb/history.duckdb")
+    if not isinstance(history, str) or not history:
+        raise ConfigError(f"{file}: [workspace] history must be a file path")
+    executor = dict(raw.get("executor", {}))
+    executor.setdefault("kind", "local")
+    workers = executor.get("max_workers", 16)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"{file}: [executor] max_workers must be an integer >= 1, "
+                          f"got {workers!r}")
+    return Config(root=root, paths=[root / p for p in paths], history=root / history,
+                  name=ws.get("name", root.name), executor=executor, raw=raw)

@@ -1,0 +1,44 @@
+"""The exceptions wfnb raises: one small tree under ``WfnbError``."""
+from __future__ import annotations
+
+
+class WfnbError(Exception):
+    """Base of every error wfnb raises on purpose."""
+
+
+class ConfigError(WfnbError):
+    """``wfnb.toml`` is missing a piece, malformed, or names something that does not exist."""
+
+
+class WorkflowError(WfnbError):
+    """A workflow definition is invalid (cycle, unknown dependency, bad step signature ...)."""
+
+    def __init__(self, workflow: str, problem: str, step: str | None = None):
+        self.workflow, self.step, self.problem = workflow, step, problem
+        where = f"workflow {workflow!r}" + (f", step {step!r}" if step else "")
+        super().__init__(f"{where}: {problem}")
+
+
+class ParamError(WfnbError):
+    """Arguments do not fit a workflow's parameters; ``errors`` maps each field to its problem."""
+
+    def __init__(self, workflow: str, errors: dict[str, str]):
+        self.workflow, self.errors = workflow, dict(errors)
+        lines = "; ".join(f"{field}: {msg}" for field, msg in self.errors.items())
+        super().__init__(f"invalid arguments for workflow {workflow!r}: {lines}")
+
+
+class NotFound(WfnbError):
+    """A workflow or run that does not exist."""
+
+
+class StoreError(WfnbError):
+    """The history store cannot be opened, is locked for too long, or has an unknown schema."""
+
+
+class SqlError(WfnbError):
+    """A query given to ``Workspace.sql`` failed or tried to change history."""
+
+
+class StateError(WfnbError):
+    """A status change the state machine does not allow."""

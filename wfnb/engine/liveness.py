@@ -1,0 +1,184 @@
+"""Who owns which live run, heartbeats, cancel requests between processes, lost runners.
+
+Each process that runs workflows has an owner row it heartbeats (inside the writer's flushes)
+while it has live runs. Any process that opens or polls the workspace marks a run whose owner
+is gone (its process is dead on this host, or its heartbeat is stale) as Error, so no run stays
+stuck in Running. The same flush reads cancel requests other processes wrote for our runs.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+import time
+from typing import TYPE_CHECKING, Callable
+
+import duckdb
+
+from .records import owner_identity, utcnow
+from .states import RUN_TERMINAL, TASK_ACTIVE, RunStatus, TaskStatus, check_run, check_task
+from .store import Store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runner import RunDriver
+
+STALE_AFTER = 8.0     # seconds without a heartbeat before a remote owner counts as gone
+REAP_EVERY = 2.0      # at most this often per process
+# runs that an owner process holds; a run Waiting for Approval holds no process
+OWNED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child its parent has not reaped yet is a zombie: dead for us
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def end_run(con: duckdb.DuckDBPyConnection, run_id: str, old: str, new: RunStatus,
+            error: str, actor: str | None) -> bool:
+    """End a run this process does not drive (lost owner, cancel of an orphan): the run and
+    its unfinished tasks, with events, in the caller's transaction. False if it moved on."""
+    check_run(RunStatus(old), new)
+    now = utcnow()
+    changed = con.execute(
+        "UPDATE runs SET status = ?, error = ?, ended_at = ?, updated_at = ? "
+        "WHERE id = ? AND status = ? RETURNING id",
+        [new.value, error, now, now, run_id, old]).fetchall()
+    if not changed:
+        return False
+    task_status = TaskStatus.CANCELLED if new == RunStatus.CANCELLED else TaskStatus.ERROR
+    active = [s.value for s in TASK_ACTIVE]
+    rows = con.execute(
+        f"SELECT id, status FROM tasks WHERE run_id = ? AND status IN "
+        f"({', '.join('?' * len(active))})", [run_id, *active]).fetchall()
+    events = [(now, run_id, None, "run", new.value, actor, json.dumps({"error": error}))]
+    for task_id, status in rows:
+        check_task(TaskStatus(status), task_status)
+        con.execute("UPDATE tasks SET status = ?, error = ?, ended_at = ? WHERE id = ?",
+                    [task_status.value, error, now, task_id])
+        events.append((now, run_id, task_id, "task", task_status.value, actor, None))
+    con.executemany("INSERT INTO events (ts, run_id, task_id, kind, status, actor, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+    return True
+
+
+class Liveness:
+    """This process's side of run ownership for one store (one instance per store)."""
+
+    _instances: dict[str, "Liveness"] = {}
+    _instances_lock = threading.Lock()
+
+    @classmethod
+    def for_store(cls, store: Store) -> "Liveness":
+        with cls._instances_lock:
+            if store.path not in cls._instances:
+                cls._instances[store.path] = cls(store)
+            return cls._instances[store.path]
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.owner_id, self.host, self.pid = owner_identity()
+        self.live: dict[str, "RunDriver"] = {}
+        self._lock = threading.Lock()
+        self._last_reap = 0.0
+        store.add_pre_flush(self._drain)
+        store.add_hook(self._hook)
+
+    def add(self, driver: "RunDriver") -> None:
+        with self._lock:
+            self.live[driver.run.id] = driver
+            self.store.keepalive = len(self.live)
+
+    def remove(self, driver: "RunDriver") -> None:
+        with self._lock:
+            self.live.pop(driver.run.id, None)
+            self.store.keepalive = len(self.live)
+
+    def _drain(self) -> None:
+        for driver in list(self.live.values()):
+            driver.drain_output()
+
+    def _hook(self, con: duckdb.DuckDBPyConnection) -> Callable[[], None] | None:
+        """Inside each flush: heartbeat, collect cancel requests, and now and then reap."""
+        live = list(self.live)
+        requests: list[tuple[str, str]] = []
+        if live:
+            now = utcnow()
+            con.execute("INSERT INTO owners VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                        "SET heartbeat_at = excluded.heartbeat_at",
+                        [self.owner_id, self.host, self.pid, now, now])
+            marks = ", ".join("?" * len(live))
+            requests = con.execute(
+                f"SELECT id, cancel_requested_by FROM runs WHERE id IN ({marks}) "
+                "AND cancel_requested_at IS NOT NULL", live).fetchall()
+        if time.monotonic() - self._last_reap > REAP_EVERY:
+            self._last_reap = time.monotonic()
+            for run_id, status, reason in self._lost(con):
+                end_run(con, run_id, status, RunStatus.ERROR, reason, None)
+        if not requests:
+            return None
+        return lambda: [self.live[r].request_cancel(by or "unknown")
+                        for r, by in requests if r in self.live]
+
+    def _lost(self, con) -> list[tuple[str, str, str]]:
+        """Runs held by an owner that is gone: (run id, status, reason)."""
+        marks = ", ".join("?" * len(OWNED))
+        rows = con.execute(
+            "SELECT r.id, r.status, r.owner_id, o.host, o.pid, o.heartbeat_at FROM runs r "
+            f"LEFT JOIN owners o ON o.id = r.owner_id WHERE r.status IN ({marks})",
+            list(OWNED)).fetchall()
+        stale = utcnow() - dt.timedelta(seconds=STALE_AFTER)
+        lost = []
+        for run_id, status, owner, host, pid, beat in rows:
+            if owner == self.owner_id:
+                continue
+            reason = self.owner_gone(owner, host, pid, beat, stale)
+            if reason:
+                lost.append((run_id, status, reason))
+        return lost
+
+    def owner_gone(self, owner, host, pid, beat, stale: dt.datetime) -> str | None:
+        """Why an owner counts as gone, or None while it is alive."""
+        if owner is None or host is None:
+            return "runner lost: no process owns this run"
+        if host == self.host and not pid_alive(pid):
+            return f"runner lost: process {pid} on {host} stopped while the run was active"
+        if beat is not None and beat < stale:
+            return (f"runner lost: process {pid} on {host} sent no heartbeat for more than "
+                    f"{STALE_AFTER:g} s")
+        return None
+
+    def reap(self, force: bool = False) -> int:
+        """From a reading process: mark runs of gone owners as Error; how many were marked."""
+        if not force and time.monotonic() - self._last_reap < REAP_EVERY:
+            return 0
+        self._last_reap = time.monotonic()
+        with self.store.connect(read_only=True) as con:
+            if not self._lost(con):
+                return 0
+
+        def mark(con) -> int:
+            return sum(end_run(con, r, s, RunStatus.ERROR, why, None)
+                       for r, s, why in self._lost(con))
+        return self.store.transact(mark)
+
+    def owner_alive(self, con, owner_id: str | None) -> bool:
+        if owner_id == self.owner_id:
+            return True
+        row = con.execute("SELECT host, pid, heartbeat_at FROM owners WHERE id = ?",
+                          [owner_id]).fetchone()
+        host, pid, beat = row if row else (None, None, None)
+        return self.owner_gone(owner_id, host, pid, beat,
+                               utcnow() - dt.timedelta(seconds=STALE_AFTER)) is None
+
+
+TERMINAL_VALUES = tuple(s.value for s in RUN_TERMINAL)

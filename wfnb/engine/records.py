@@ -1,0 +1,129 @@
+"""Run and task records: the rows of ``runs`` and ``tasks``, in memory and in the store."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .states import RunStatus, TaskStatus
+
+
+def utcnow() -> dt.datetime:
+    """Timestamps are stored as naive UTC (DuckDB TIMESTAMP)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """Sortable, readable and unique across processes: ``20261125-113012-345-7f3a9c``."""
+    now = now or utcnow()
+    return f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}-{secrets.token_hex(3)}"
+
+
+def dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str)
+
+
+def loads(text: Any) -> Any:
+    return json.loads(text) if isinstance(text, str) else text
+
+
+@dataclass
+class RunRecord:
+    id: str
+    workflow: str
+    version: str = ""
+    params: dict = field(default_factory=dict)
+    status: RunStatus = RunStatus.PENDING
+    tasks_total: int = 1
+    tasks_done: int = 0
+    created_by: str = ""
+    trigger: str = "manual"
+    parent_id: str | None = None
+    created_at: dt.datetime = field(default_factory=utcnow)
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    error: str | None = None
+    owner_id: str | None = None
+    cancel_requested_at: dt.datetime | None = None
+    cancel_requested_by: str | None = None
+
+    # columns the owning process writes; the cancel_* columns are written by whoever cancels
+    OWNER_COLUMNS = ("version", "status", "progress", "tasks_total", "tasks_done", "started_at",
+                     "ended_at", "error", "owner_id", "updated_at")
+
+    @property
+    def progress(self) -> float:
+        return self.tasks_done / self.tasks_total if self.tasks_total else 0.0
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return ((self.ended_at or utcnow()) - self.started_at).total_seconds()
+
+    def to_row(self) -> dict:
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        row["status"] = str(self.status)
+        row["params"] = dumps(self.params)
+        row["progress"] = round(self.progress, 6)
+        row["updated_at"] = utcnow()
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> "RunRecord":
+        kw = {f.name: row.get(f.name) for f in fields(cls)}
+        kw["status"] = RunStatus(kw["status"])
+        kw["params"] = loads(kw["params"]) or {}
+        return cls(**kw)
+
+
+@dataclass
+class TaskRecord:
+    id: str
+    run_id: str
+    step: str
+    kind: str = "python"
+    attempt: int = 1
+    seq: int = 0
+    status: TaskStatus = TaskStatus.PENDING
+    inputs: Any = None
+    result: Any = None
+    result_ref: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    log: str = ""
+    created_at: dt.datetime = field(default_factory=utcnow)
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return ((self.ended_at or utcnow()) - self.started_at).total_seconds()
+
+    def to_row(self) -> dict:
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        row["status"] = str(self.status)
+        row["inputs"] = dumps(self.inputs)
+        row["result"] = dumps(self.result)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> "TaskRecord":
+        kw = {f.name: row.get(f.name) for f in fields(cls)}
+        kw["status"] = TaskStatus(kw["status"])
+        kw["inputs"] = loads(kw["inputs"])
+        kw["result"] = loads(kw["result"])
+        kw["log"] = kw["log"] or ""
+        return cls(**kw)
+
+
+def owner_identity() -> tuple[str, str, int]:
+    """(owner id, host, pid) of this process, used for heartbeats and lost-runner detection."""
+    host = os.uname().nodename
+    pid = os.getpid()
+    return f"{host}:{pid}:{secrets.token_hex(3)}", host, pid

@@ -1,0 +1,118 @@
+"""``Run``: the handle a user holds on one execution, live or from the history."""
+from __future__ import annotations
+
+import pickle
+import time
+from typing import TYPE_CHECKING, Any
+
+from .errors import WfnbError
+from .records import RunRecord, TaskRecord
+from .states import RUN_TERMINAL, RunStatus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Engine
+    from .runner import RunDriver
+
+
+class Run:
+    """One execution of a workflow. A run started in this process reads its live state; any
+    other is a snapshot of the history, brought up to date by :meth:`refresh` / :meth:`wait`."""
+
+    def __init__(self, engine: "Engine", record: RunRecord, driver: "RunDriver | None" = None,
+                 tasks: list[TaskRecord] | None = None):
+        self._engine, self._record, self._driver, self._tasks = engine, record, driver, tasks
+
+    # ---- fields ---------------------------------------------------------------------------
+    @property
+    def record(self) -> RunRecord:
+        return self._driver.run if self._driver is not None else self._record
+
+    id = property(lambda self: self.record.id)
+    workflow = property(lambda self: self.record.workflow)
+    version = property(lambda self: self.record.version)
+    params = property(lambda self: dict(self.record.params))
+    status = property(lambda self: self.record.status.value)
+    progress = property(lambda self: self.record.progress)
+    created_by = property(lambda self: self.record.created_by)
+    trigger = property(lambda self: self.record.trigger)
+    parent_id = property(lambda self: self.record.parent_id)
+    created_at = property(lambda self: self.record.created_at)
+    started_at = property(lambda self: self.record.started_at)
+    ended_at = property(lambda self: self.record.ended_at)
+    duration = property(lambda self: self.record.duration)
+    error = property(lambda self: self.record.error)
+
+    @property
+    def done(self) -> bool:
+        return self.record.status in RUN_TERMINAL
+
+    @property
+    def tasks(self) -> list[TaskRecord]:
+        """Tasks in the order they were scheduled, ``Start`` first (one per attempt)."""
+        if self._driver is not None:
+            with self._engine.store.records_lock:
+                return list(self._driver.tasks)
+        if self._tasks is None:
+            self._tasks = self._engine._load_tasks(self.id)
+        return list(self._tasks)
+
+    def task(self, step: str) -> TaskRecord:
+        """The latest attempt of ``step``."""
+        for task in reversed(self.tasks):
+            if task.step == step:
+                return task
+        raise WfnbError(f"run {self.id} has no task for step {step!r} (yet)")
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """Stored results of the completed steps (artifacts shown by their description)."""
+        return {t.step: t.result for t in self.tasks
+                if t.status.value == "Completed" and t.step != "Start"}
+
+    def result(self, step: str) -> Any:
+        """The value ``step`` returned (loaded from its artifact file when it was not JSON)."""
+        if self._driver is not None and step in self._driver.results:
+            return self._driver.results[step]
+        task = self.task(step)
+        if task.status.value != "Completed":
+            raise WfnbError(f"step {step!r} of run {self.id} did not complete ({task.status})")
+        if task.result_ref:
+            with open(task.result_ref, "rb") as fh:
+                return pickle.load(fh)
+        return task.result
+
+    # ---- actions --------------------------------------------------------------------------
+    def refresh(self) -> "Run":
+        if self._driver is None:
+            fresh = self._engine.get_run(self.id)
+            self._record, self._tasks = fresh._record, None
+        return self
+
+    def wait(self, timeout: float | None = None) -> "Run":
+        """Block until the run has ended and that is in the history; TimeoutError if it has
+        not ended within ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self._driver is not None:
+            if not self._driver.done.wait(timeout):
+                raise TimeoutError(f"run {self.id} still {self.status} after {timeout} s")
+            return self
+        while not self.refresh().done:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"run {self.id} still {self.status} after {timeout} s")
+            time.sleep(0.1)  # polling the history of another process's run
+        return self
+
+    def cancel(self) -> "Run":
+        return self._engine.cancel(self.id)
+
+    def to_dict(self) -> dict:
+        row = self.record.to_row()
+        row["params"] = self.params
+        row["duration"] = self.duration
+        for key in ("owner_id", "updated_at", "cancel_requested_at", "cancel_requested_by"):
+            row.pop(key, None)
+        return row
+
+    def __repr__(self) -> str:
+        return (f"<Run {self.id} {self.workflow} {self.status} "
+                f"{self.progress:.0%} by {self.created_by}>")

@@ -1,0 +1,82 @@
+"""The history schema and its forward migrations.
+
+Each entry of ``MIGRATIONS`` moves the store one version up. A store written by a newer wfnb
+(a version this code does not know) is refused, never altered.
+"""
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: runs, tasks, events, approvals, owners
+    """
+    CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP);
+    CREATE TABLE runs (
+        id VARCHAR PRIMARY KEY,
+        workflow VARCHAR NOT NULL,
+        version VARCHAR,
+        params JSON,
+        status VARCHAR NOT NULL,
+        progress DOUBLE,
+        tasks_total INTEGER,
+        tasks_done INTEGER,
+        created_by VARCHAR,
+        trigger VARCHAR,
+        parent_id VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        started_at TIMESTAMP,
+        ended_at TIMESTAMP,
+        error VARCHAR,
+        owner_id VARCHAR,
+        cancel_requested_at TIMESTAMP,
+        cancel_requested_by VARCHAR,
+        updated_at TIMESTAMP
+    );
+    CREATE TABLE tasks (
+        id VARCHAR PRIMARY KEY,
+        run_id VARCHAR NOT NULL,
+        step VARCHAR NOT NULL,
+        kind VARCHAR,
+        attempt INTEGER,
+        seq INTEGER,
+        status VARCHAR NOT NULL,
+        inputs JSON,
+        result JSON,
+        result_ref VARCHAR,
+        error VARCHAR,
+        traceback VARCHAR,
+        log VARCHAR,
+        created_at TIMESTAMP,
+        started_at TIMESTAMP,
+        ended_at TIMESTAMP
+    );
+    CREATE INDEX tasks_run_id ON tasks (run_id);
+    CREATE SEQUENCE events_seq START 1;
+    CREATE TABLE events (
+        seq BIGINT DEFAULT nextval('events_seq'),
+        ts TIMESTAMP NOT NULL,
+        run_id VARCHAR,
+        task_id VARCHAR,
+        kind VARCHAR NOT NULL,
+        status VARCHAR,
+        actor VARCHAR,
+        data JSON
+    );
+    CREATE TABLE approvals (
+        run_id VARCHAR NOT NULL,
+        step VARCHAR NOT NULL,
+        decision VARCHAR NOT NULL,
+        "user" VARCHAR,
+        comment VARCHAR,
+        inputs JSON,
+        decided_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE owners (
+        id VARCHAR PRIMARY KEY,
+        host VARCHAR,
+        pid INTEGER,
+        started_at TIMESTAMP,
+        heartbeat_at TIMESTAMP
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,35 @@
+"""Step kinds: how one kind of step is executed, one class each, found by ``Step.kind``."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .context import RunContext
+from .model import Step
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runner import Inputs
+
+
+class StepKind:
+    """Executes steps of one kind inside an executor's worker."""
+
+    kind = "abstract"
+
+    def execute(self, step: Step, ctx: RunContext, inputs: "Inputs") -> Any:
+        raise NotImplementedError
+
+
+class PythonStep(StepKind):
+    """A Python callable: receives ``ctx``, params and upstream results by argument name."""
+
+    kind = "python"
+
+    def execute(self, step: Step, ctx: RunContext, inputs: "Inputs") -> Any:
+        names, var_kw = step.arguments()
+        kwargs = inputs.everything() if var_kw else inputs.pick(names)
+        if "ctx" in names or var_kw:
+            kwargs["ctx"] = ctx
+        return step.fn(**kwargs)
+
+
+STEP_KINDS: dict[str, StepKind] = {k.kind: k for k in (PythonStep(),)}

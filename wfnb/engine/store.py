@@ -1,0 +1,315 @@
+"""The DuckDB history store, shared by every process that opens the workspace.
+
+DuckDB lets one read-write process hold a file at a time, and several kernels plus the CLI use
+one workspace at once, so no process keeps the file open between operations:
+
+* one **writer thread** per process collects run and task rows, events and small write calls,
+  and commits them in one short transaction (open, write, close) every ``flush_interval`` or at
+  once when a caller asks for durability (:meth:`Store.flush`);
+* a lock held by another process is retried with jittered back-off up to ``lock_timeout``;
+* reads open a short read-only connection the same way.
+
+Within a process a single lock serialises connections: DuckDB refuses a read-only and a
+read-write connection to one file from the same process at the same time.
+"""
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import duckdb
+import pandas as pd
+
+from .errors import StoreError
+from .records import RunRecord, TaskRecord, utcnow
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+Hook = Callable[[duckdb.DuckDBPyConnection], Callable[[], None] | None]
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+@dataclass
+class _Batch:
+    runs: dict[str, RunRecord] = field(default_factory=dict)
+    tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (self.runs or self.tasks or self.events)
+
+    def absorb_newer(self, newer: "_Batch") -> "_Batch":
+        """Put a failed batch back in front of what was queued since (newer rows win)."""
+        self.runs.update(newer.runs)
+        self.tasks.update(newer.tasks)
+        self.events.extend(newer.events)
+        return self
+
+
+class Store:
+    """The history file of one workspace, as seen by this process (one instance per file)."""
+
+    _instances: dict[str, "Store"] = {}
+    _instances_lock = threading.Lock()
+
+    flush_interval = 0.05     # seconds a queued write may wait for company
+    poll_interval = 0.25      # while runs are live here: heartbeat and read requests this often
+    lock_timeout = 30.0       # give up on a file locked by others after this long
+
+    @classmethod
+    def for_path(cls, path: str | os.PathLike) -> "Store":
+        key = str(Path(path).resolve())
+        with cls._instances_lock:
+            store = cls._instances.get(key)
+            if store is None:
+                store = cls._instances[key] = cls(key)
+            return store
+
+    def __init__(self, path: str):
+        self.path = path
+        self.records_lock = threading.RLock()   # record mutations vs. their serialisation
+        self._db_lock = threading.RLock()       # one DuckDB connection at a time in this process
+        self._cond = threading.Condition()
+        self._batch = _Batch()
+        self._first_pending: float | None = None
+        self._urgent = False
+        self._enqueued = 0
+        self._committed = 0
+        self._failure: tuple[int, Exception] | None = None
+        self._last_flush = time.monotonic()
+        self._writer: threading.Thread | None = None
+        self._hooks: list[Hook] = []
+        self._pre_flush: list[Callable[[], None]] = []
+        self._subscribers: list[Callable[[list[dict]], None]] = []
+        self.keepalive = 0                      # > 0 while this process owns live runs
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    # ---- connections ---------------------------------------------------------------------
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection, retried while another process holds the file."""
+        with self._db_lock:
+            con = self._open(read_only)
+            try:
+                yield con
+            finally:
+                con.close()
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.002
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=read_only)
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if not _is_lock_error(exc):
+                    raise StoreError(f"cannot open the history {self.path}: {exc}") from exc
+                if time.monotonic() > deadline:
+                    raise StoreError(f"the history {self.path} stayed locked by another process "
+                                     f"for {self.lock_timeout:.0f} s") from exc
+            time.sleep(delay * random.uniform(0.5, 1.5))  # jittered back-off: let the holder finish
+            delay = min(delay * 2, 0.1)
+
+    def _migrate(self) -> None:
+        with self.connect() as con:
+            tables = {r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema='main'"
+            ).fetchall()}
+            current = 0
+            if "schema_version" in tables:
+                current = con.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+            elif tables:
+                raise StoreError(f"{self.path} is a DuckDB file but not a wfnb history "
+                                 f"(it has tables {sorted(tables)} and no schema_version)")
+            if current > SCHEMA_VERSION:
+                raise StoreError(f"the history {self.path} has schema version {current}, newer "
+                                 f"than this wfnb knows ({SCHEMA_VERSION}); upgrade wfnb to use it")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                con.execute("BEGIN")
+                con.execute(MIGRATIONS[version - 1])
+                con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, utcnow()])
+                con.execute("COMMIT")
+
+    # ---- reads ---------------------------------------------------------------------------
+    def query(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
+        """Rows as dicts, over a short read-only connection."""
+        with self.connect(read_only=True) as con:
+            cur = con.execute(sql, list(params))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def query_df(self, sql: str, params: list | tuple = ()) -> pd.DataFrame:
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, list(params)).df()
+
+    # ---- writes --------------------------------------------------------------------------
+    def put(self, run: RunRecord | None = None, task: TaskRecord | None = None,
+            event: dict | None = None) -> None:
+        """Queue a run row, a task row and/or an event; the caller holds ``records_lock``
+        while it changes the records, so a row is never serialised half-changed."""
+        with self._cond:
+            if run is not None:
+                self._batch.runs[run.id] = run
+            if task is not None:
+                self._batch.tasks[task.id] = task
+            if event is not None:
+                event.setdefault("ts", utcnow())
+                self._batch.events.append(event)
+            self._queued()
+
+    def transact(self, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+        """Run ``fn(con)`` in its own short transaction now (for rare writes whose caller
+        needs the outcome: a cancel request, marking lost runs); return what it returns."""
+        with self.connect() as con:
+            con.execute("BEGIN")
+            try:
+                result = fn(con)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return result
+
+    def _queued(self) -> None:
+        self._enqueued += 1
+        if self._first_pending is None:
+            self._first_pending = time.monotonic()
+        self._ensure_writer()
+        self._cond.notify_all()
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Return once everything queued before the call is committed; raise StoreError if not."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self.lock_timeout + 5)
+        with self._cond:
+            target = self._enqueued
+            if self._committed >= target:
+                return
+            self._urgent = True
+            self._ensure_writer()
+            self._cond.notify_all()
+            while self._committed < target:
+                if self._failure and self._failure[0] >= target:
+                    raise StoreError(f"could not write to the history: {self._failure[1]}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise StoreError(f"the history {self.path} was not written within the time")
+                self._cond.wait(left)
+
+    def wake(self) -> None:
+        """Ask the writer to flush (and run its hooks) now."""
+        with self._cond:
+            self._urgent = True
+            self._ensure_writer()
+            self._cond.notify_all()
+
+    def add_hook(self, hook: Hook) -> None:
+        """``hook(con)`` runs inside every flush; what it returns runs after the commit."""
+        self._hooks.append(hook)
+
+    def add_pre_flush(self, fn: Callable[[], None]) -> None:
+        """``fn()`` runs before every flush takes its batch (e.g. to queue captured output)."""
+        self._pre_flush.append(fn)
+
+    def subscribe(self, fn: Callable[[list[dict]], None]) -> Callable[[], None]:
+        """Call ``fn(events)`` after each commit with the events it made durable."""
+        self._subscribers.append(fn)
+        return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
+
+    # ---- the writer thread ---------------------------------------------------------------
+    def _ensure_writer(self) -> None:
+        if self._writer is None or not self._writer.is_alive():
+            self._writer = threading.Thread(target=self._write_loop, name="wfnb-writer",
+                                            daemon=True)
+            self._writer.start()
+
+    def _due(self, now: float) -> float:
+        """0 when a flush is due now, else how long until one might be."""
+        if self._first_pending is not None:
+            if self._urgent:
+                return 0.0
+            return max(0.0, self._first_pending + self.flush_interval - now)
+        if self._urgent:
+            return 0.0
+        if self.keepalive > 0:
+            return max(0.0, self._last_flush + self.poll_interval - now)
+        return 3600.0
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                while (wait := self._due(time.monotonic())) > 0:
+                    self._cond.wait(wait)
+            for fn in list(self._pre_flush):
+                fn()
+            with self._cond:
+                batch, self._batch = self._batch, _Batch()
+                generation = self._enqueued
+                self._first_pending, self._urgent = None, False
+            try:
+                after = self._commit(batch)
+            except Exception as exc:  # keep the batch: nothing queued is ever dropped
+                with self._cond:
+                    self._batch = batch.absorb_newer(self._batch)
+                    self._first_pending = self._first_pending or time.monotonic()
+                    self._failure = (generation, exc)
+                    self._cond.notify_all()
+                time.sleep(0.2)
+                continue
+            with self._cond:
+                self._committed = max(self._committed, generation)
+                self._failure = None
+                self._last_flush = time.monotonic()
+                self._cond.notify_all()
+            for fn in after:
+                fn()
+            if batch.events:
+                for sub in list(self._subscribers):
+                    try:
+                        sub(batch.events)
+                    except Exception:  # a broken view must not stop the writer
+                        pass
+
+    def _commit(self, batch: _Batch) -> list[Callable[[], None]]:
+        with self.records_lock:
+            runs = [r.to_row() for r in batch.runs.values()]
+            tasks = [t.to_row() for t in batch.tasks.values()]
+        after: list[Callable[[], None]] = []
+        with self.connect() as con:
+            con.execute("BEGIN")
+            try:
+                if runs:
+                    df_runs = pd.DataFrame(runs).drop(
+                        columns=["cancel_requested_at", "cancel_requested_by"])
+                    updates = ", ".join(f"{c} = excluded.{c}" for c in RunRecord.OWNER_COLUMNS)
+                    con.execute("INSERT INTO runs BY NAME SELECT * FROM df_runs "
+                                f"ON CONFLICT (id) DO UPDATE SET {updates}")
+                if tasks:
+                    df_tasks = pd.DataFrame(tasks)
+                    cols = [c for c in df_tasks.columns if c not in ("id", "run_id", "step")]
+                    updates = ", ".join(f"{c} = excluded.{c}" for c in cols)
+                    con.execute("INSERT INTO tasks BY NAME SELECT * FROM df_tasks "
+                                f"ON CONFLICT (id) DO UPDATE SET {updates}")
+                if batch.events:
+                    df_events = pd.DataFrame(batch.events, columns=[
+                        "ts", "run_id", "task_id", "kind", "status", "actor", "data"])
+                    con.execute("INSERT INTO events (ts, run_id, task_id, kind, status, actor, data)"
+                                " SELECT ts, run_id, task_id, kind, status, actor, data "
+                                "FROM df_events")
+                for hook in list(self._hooks):
+                    if (post := hook(con)) is not None:
+                        after.append(post)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return after
