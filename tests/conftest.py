@@ -1,0 +1,74 @@
+"""Fixtures: small real workspaces in tmp_path (real wfnb.toml, real DuckDB history)."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import wfnb
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def poll(predicate, timeout: float = 10.0, interval: float = 0.02, what: str = "condition"):
+    """Wait for ``predicate()`` to be truthy, with a deadline; return its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class WorkspaceFactory:
+    """Builds a workspace folder and writes workflow modules into it."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        (root / "workflows").mkdir(parents=True, exist_ok=True)
+        (root / "wfnb.toml").write_text('[workspace]\npaths = ["workflows"]\n')
+
+    def module(self, name: str, source: str) -> Path:
+        path = self.root / "workflows" / f"{name}.py"
+        path.write_text(textwrap.dedent(source))
+        return path
+
+    def open(self, **kw) -> wfnb.Workspace:
+        return wfnb.open(self.root, **kw)
+
+
+@pytest.fixture
+def factory(tmp_path) -> WorkspaceFactory:
+    return WorkspaceFactory(tmp_path / "ws")
+
+
+@pytest.fixture
+def examples(tmp_path) -> Path:
+    """A private copy of the example workspace."""
+    dest = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, dest, ignore=shutil.ignore_patterns(".wfnb", "__pycache__",
+                                                                  "*.ipynb_checkpoints"))
+    return dest
+
+
+@pytest.fixture
+def ws(examples, monkeypatch) -> wfnb.Workspace:
+    monkeypatch.setenv("WFNB_USER", "tester")
+    return wfnb.open(examples)
+
+
+def cli_env(**extra) -> dict:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
+    env.pop("WFNB_WORKSPACE", None)
+    return env
+
+
+PYTHON = sys.executable

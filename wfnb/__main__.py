@@ -1,0 +1,5 @@
+import sys
+
+from wfnb.cli import main
+
+sys.exit(main())

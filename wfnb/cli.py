@@ -1,0 +1,349 @@
+"""The ``wfnb`` command: a thin layer over the same public API the notebooks use.
+
+Exit codes: 0 the run Completed (or the command did what it was asked); 1 the run ended in any
+other status; 2 bad usage or bad input, in which case nothing was created.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import wfnb
+from wfnb.engine.errors import StoreError, WfnbError
+from wfnb.engine.records import new_run_id
+
+EXIT_OK, EXIT_RUN_NOT_COMPLETED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(WfnbError):
+    """Bad command-line usage (exit 2)."""
+
+
+# ---- output helpers ------------------------------------------------------------------------
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, default=_fmt)
+
+
+def _task_dict(task) -> dict:
+    row = task.to_row()
+    row.update(inputs=task.inputs, result=task.result, duration=task.duration)
+    return row
+
+
+def _params(pairs: Sequence[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"-p {pair!r}: expected key=value")
+        if key.strip() in out:
+            raise UsageError(f"-p {key.strip()}: given twice")
+        out[key.strip()] = value
+    return out
+
+
+# ---- commands ------------------------------------------------------------------------------
+def _follow(run: wfnb.Run, quiet: bool) -> None:
+    """Print each task's status changes until the run ends."""
+    seen: dict[str, str] = {}
+    while True:
+        try:
+            run.wait(timeout=0.2)
+            finished = True
+        except TimeoutError:
+            finished = False
+        if not quiet:
+            for task in run.tasks:
+                label = f"{task.step}" + (f" (attempt {task.attempt})" if task.attempt > 1 else "")
+                if seen.get(task.id) != task.status.value:
+                    seen[task.id] = task.status.value
+                    extra = f": {task.error}" if task.error else ""
+                    print(f"  {label:<30} {task.status.value}{extra}", flush=True)
+        if finished:
+            return
+
+
+def _finish(run: wfnb.Run, args) -> int:
+    if args.json:
+        print(_json({**run.to_dict(), "tasks": [_task_dict(t) for t in run.tasks]}))
+    else:
+        took = f" in {run.duration:.2f} s" if run.duration is not None else ""
+        print(f"run {run.id} {run.status}{took}" + (f": {run.error}" if run.error else ""))
+    return EXIT_OK if run.status == "Completed" else EXIT_RUN_NOT_COMPLETED
+
+
+def _start_detached(ws: wfnb.Workspace, args, name: str, params: dict, trigger: str,
+                    parent: str | None) -> int:
+    """--no-wait: the run goes on in its own process, which owns it until it ends."""
+    wf = ws.workflow(name)
+    wfnb.engine.params.validate(wf.name, wf.params, params)  # exit 2 before anything starts
+    run_id = new_run_id()
+    logs = ws.root / ".wfnb" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "wfnb", "_execute", name, "--workspace", str(ws.root),
+               "--run-id", run_id, "--trigger", trigger]
+    command += ["--parent", parent] if parent else []
+    for key, value in params.items():
+        command += ["-p", f"{key}={value}"]
+    with open(logs / f"{run_id}.log", "wb") as log:
+        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True,
+                                 env={**os.environ, "WFNB_USER": ws.user})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            run = ws.get_run(run_id)
+        except wfnb.NotFound:
+            if child.poll() is not None:
+                text = (logs / f"{run_id}.log").read_text().strip()
+                print(f"error: the run could not start: {text}", file=sys.stderr)
+                return EXIT_RUN_NOT_COMPLETED
+            time.sleep(0.05)  # polling for the child's first write
+            continue
+        if args.json:
+            print(_json(run.to_dict()))
+        else:
+            print(f"run {run.id} started in the background (pid {child.pid}); "
+                  f"follow it with: wfnb show {run.id}")
+        return EXIT_OK
+    print(f"error: run {run_id} did not appear in the history within 60 s", file=sys.stderr)
+    return EXIT_RUN_NOT_COMPLETED
+
+
+def cmd_run(ws: wfnb.Workspace, args) -> int:
+    params = _params(args.param)
+    if args.no_wait:
+        return _start_detached(ws, args, args.workflow, params, "manual", None)
+    run = ws.start(args.workflow, **params)
+    if not args.json:
+        print(f"run {run.id} of {run.workflow} started", flush=True)
+    _follow(run, quiet=args.json)
+    return _finish(run, args)
+
+
+def cmd_rerun(ws: wfnb.Workspace, args) -> int:
+    overrides = _params(args.param)
+    if args.no_wait:
+        parent = ws.get_run(args.run_id)
+        return _start_detached(ws, args, parent.workflow, {**parent.params, **overrides},
+                               "rerun", parent.id)
+    run = ws.rerun(args.run_id, **overrides)
+    if not args.json:
+        print(f"run {run.id} of {run.workflow} started (rerun of {args.run_id})", flush=True)
+    _follow(run, quiet=args.json)
+    return _finish(run, args)
+
+
+def cmd_execute(ws: wfnb.Workspace, args) -> int:
+    run = ws._start(args.workflow, _params(args.param), trigger=args.trigger,
+                    parent_id=args.parent, run_id=args.run_id)
+    return _finish(run.wait(), args)
+
+
+RUN_COLUMNS = ["id", "workflow", "status", "progress", "created_by", "created_at", "duration",
+               "trigger"]
+
+
+def cmd_runs(ws: wfnb.Workspace, args) -> int:
+    runs = ws.runs(workflow=args.workflow, status=args.status, limit=args.limit,
+                   offset=args.offset)
+    rows = [r.to_dict() for r in runs]
+    if args.json:
+        print(_json(rows))
+    elif rows:
+        for row in rows:
+            row["progress"] = f"{row['progress']:.0%}"
+        print(_table(rows, RUN_COLUMNS))
+    else:
+        print("no runs")
+    return EXIT_OK
+
+
+def cmd_show(ws: wfnb.Workspace, args) -> int:
+    run = ws.get_run(args.run_id)
+    tasks = run.tasks
+    if args.json:
+        print(_json({**run.to_dict(), "tasks": [_task_dict(t) for t in tasks]}))
+        return EXIT_OK
+    info = run.to_dict()
+    for key in ("id", "workflow", "version", "status", "progress", "created_by", "trigger",
+                "parent_id", "created_at", "started_at", "ended_at", "duration", "error"):
+        value = f"{info[key]:.0%}" if key == "progress" else _fmt(info[key])
+        if value:
+            print(f"{key + ':':<12} {value}")
+    print(f"{'params:':<12} {json.dumps(run.params)}")
+    print()
+    rows = [{"step": t.step, "attempt": t.attempt, "status": t.status.value,
+             "started": t.started_at, "duration": t.duration,
+             "result": json.dumps(t.result)[:60] if t.result is not None else None}
+            for t in tasks]
+    print(_table(rows, ["step", "attempt", "status", "started", "duration", "result"]))
+    for t in tasks:
+        if t.log or t.traceback or t.error:
+            print(f"\n--- {t.step} (attempt {t.attempt}) ---")
+            if t.log:
+                print(t.log.rstrip())
+            if t.traceback:
+                print(t.traceback.rstrip())
+            elif t.error:
+                print(t.error)
+    return EXIT_OK
+
+
+def cmd_cancel(ws: wfnb.Workspace, args) -> int:
+    run = ws.cancel(args.run_id, wait=args.wait)
+    print(f"run {run.id} {run.status}")
+    return EXIT_OK if run.status == "Cancelled" else EXIT_RUN_NOT_COMPLETED
+
+
+def cmd_sql(ws: wfnb.Workspace, args) -> int:
+    df = ws.sql(args.query)
+    if args.json:
+        print(df.to_json(orient="records", date_format="iso", indent=2))
+    else:
+        print(df.to_string(index=False) if len(df.columns) else "(no result)")
+    return EXIT_OK
+
+
+def cmd_init(root: str) -> int:
+    existed = (Path(root) / "wfnb.toml").exists()
+    ws = wfnb.open(root)
+    state = "already a workspace" if existed else "created"
+    print(f"{ws.root}: {state} (wfnb.toml, history in {ws.config.history})")
+    return EXIT_OK
+
+
+def cmd_workflows(ws: wfnb.Workspace, args) -> int:
+    items = [wf.describe() for wf in ws.workflows()]
+    if args.json:
+        print(_json(items))
+    else:
+        rows = [{"name": i["name"], "title": i["title"], "steps": len(i["steps"]),
+                 "params": ", ".join(p["name"] + ("*" if p["required"] else "")
+                                     for p in i["params"])} for i in items]
+        print(_table(rows, ["name", "title", "steps", "params"]) if rows else "no workflows")
+    return EXIT_OK
+
+
+# ---- parser --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    def workspace_option(p: argparse.ArgumentParser, default: Any) -> None:
+        p.add_argument("--workspace", "-w", metavar="DIR", default=default,
+                       help="workspace folder (default: $WFNB_WORKSPACE, else the current one)")
+
+    parser = argparse.ArgumentParser(prog="wfnb", description="Run and query wfnb workflows.")
+    parser.add_argument("--version", action="version", version=f"wfnb {wfnb.__version__}")
+    workspace_option(parser, None)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, fn, help: str | None, **kw) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, **kw)
+        workspace_option(p, argparse.SUPPRESS)  # so --workspace works anywhere on the line
+        p.set_defaults(fn=fn)
+        return p
+
+    def json_option(p):
+        p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = command("run", cmd_run, "start a run and follow it to the end")
+    p.add_argument("workflow")
+    p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE")
+    p.add_argument("--no-wait", action="store_true", help="start it in the background and return")
+    json_option(p)
+
+    p = command("rerun", cmd_rerun, "run a past run again with its arguments (and overrides)")
+    p.add_argument("run_id")
+    p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE")
+    p.add_argument("--no-wait", action="store_true", help="start it in the background and return")
+    json_option(p)
+
+    p = command("runs", cmd_runs, "list runs, newest first")
+    p.add_argument("--workflow")
+    p.add_argument("--status")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--offset", type=int, default=0)
+    json_option(p)
+
+    p = command("show", cmd_show, "show a run, its tasks, results and debug output")
+    p.add_argument("run_id")
+    json_option(p)
+
+    p = command("cancel", cmd_cancel, "cancel a run, wherever it runs")
+    p.add_argument("run_id")
+    p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for it to stop")
+
+    p = command("sql", cmd_sql, "query the history (read-only)")
+    p.add_argument("query")
+    json_option(p)
+
+    p = command("workflows", cmd_workflows, "list the workspace's workflows")
+    json_option(p)
+
+    command("init", None, "make the folder a workspace (wfnb.toml and .wfnb/)")
+
+    p = command("_execute", cmd_execute, None)  # the background process of --no-wait
+    p.add_argument("workflow")
+    p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE")
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--trigger", default="manual")
+    p.add_argument("--parent")
+    p.set_defaults(json=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: 2 for bad usage, 0 for --help
+        return int(exc.code or 0)
+    root = args.workspace or os.environ.get("WFNB_WORKSPACE") or "."
+    try:
+        if args.command == "init":
+            return cmd_init(root)
+        if not (Path(root) / "wfnb.toml").exists():
+            raise UsageError(f"{Path(root).resolve()} is not a wfnb workspace (no wfnb.toml); "
+                             "create one with: wfnb init")
+        ws = wfnb.open(root)
+        return args.fn(ws, args)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUN_NOT_COMPLETED
+    except wfnb.ParamError as exc:
+        print(f"error: invalid arguments for workflow {exc.workflow!r}:", file=sys.stderr)
+        for field, problem in exc.errors.items():
+            print(f"  {field}: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except WfnbError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
