@@ -9,7 +9,9 @@ Builds four workflows in code, in a fresh temporary workspace (history in DuckDB
 
 For each, it times ``ws.start(wf)`` up to ``run.wait()`` returning (i.e. until the run's
 terminal status is durable in the DuckDB history), over several repetitions after one
-untimed warm-up run, and reports the median (plus min/max and the cold first run).
+untimed cold run (which pays one-off costs such as the DAG closures of ``validate()``),
+and reports the median (plus min/max, and the cold run separately). Timed runs of the four
+workflows are interleaved so that background noise affects them alike.
 
 From those it derives:
 
@@ -66,18 +68,28 @@ def fanout(name: str, n: int) -> wfnb.Workflow:
 
 
 # ---- timing helpers -------------------------------------------------------------------------
-def time_engine(ws, wf: wfnb.Workflow, reps: int) -> dict:
-    """Cold first run (untimed warm-up) + ``reps`` timed runs of start -> wait()."""
-    times = []
-    for i in range(reps + 1):
-        t0 = time.perf_counter()
-        run = ws.start(wf)
-        run.wait()
-        elapsed = time.perf_counter() - t0
-        if run.status != "Completed":
-            sys.exit(f"{wf.name}: run {run.id} ended {run.status}: {run.error}")
-        times.append(elapsed)
-    return {"first": times[0], "times": times[1:], "median": statistics.median(times[1:])}
+def time_one(ws, wf: wfnb.Workflow) -> float:
+    """Seconds from ``ws.start(wf)`` to ``run.wait()`` returning; exits if the run failed."""
+    t0 = time.perf_counter()
+    run = ws.start(wf)
+    run.wait()
+    elapsed = time.perf_counter() - t0
+    if run.status != "Completed":
+        sys.exit(f"{wf.name}: run {run.id} ended {run.status}: {run.error}")
+    return elapsed
+
+
+def time_engine(ws, workflows: dict, reps: dict) -> dict:
+    """One untimed cold run of each workflow, then the timed runs, interleaved round-robin so
+    that noise from other processes and the growing history hits every workflow alike."""
+    results = {key: {"first": time_one(ws, wf), "times": []} for key, (wf, _) in workflows.items()}
+    for i in range(max(reps.values())):
+        for key, (wf, _) in workflows.items():
+            if i < reps[key]:
+                results[key]["times"].append(time_one(ws, wf))
+    for r in results.values():
+        r["median"] = statistics.median(r["times"])
+    return results
 
 
 def median_time(fn, reps: int) -> float:
@@ -129,8 +141,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
     opts = ap.parse_args()
     # repetitions (after one warm-up run each)
-    reps = {"single": 5, "chain_100": 3, "chain_1000": 2, "fanout_1000": 2} if opts.quick else \
-           {"single": 30, "chain_100": 15, "chain_1000": 9, "fanout_1000": 9}
+    reps = {"single": 10, "chain_100": 5, "chain_1000": 3, "fanout_1000": 3} if opts.quick else \
+           {"single": 40, "chain_100": 25, "chain_1000": 15, "fanout_1000": 15}
 
     tmp = tempfile.mkdtemp(prefix="wfnb-bench-")
     try:
@@ -143,10 +155,9 @@ def main() -> None:
             "chain_1000": (chain("chain_1000", 1000), 1000),
             "fanout_1000": (fanout("fanout_1000", 1000), 1000),
         }
-        results = {}
-        for key, (wf, n) in workflows.items():
-            print(f"  running {key} ({n} steps) x {reps[key]} (+1 warm-up) ...", flush=True)
-            results[key] = time_engine(ws, wf, reps[key])
+        print("  timing " + ", ".join(f"{k} x {reps[k]}" for k in workflows)
+              + " (+1 cold run each), interleaved ...", flush=True)
+        results = time_engine(ws, workflows, reps)
         base = baselines(3 if opts.quick else 10)
         total_runs = ws.sql("SELECT count(*) AS n FROM runs")["n"][0]
         total_tasks = ws.sql("SELECT count(*) AS n FROM tasks")["n"][0]

@@ -112,3 +112,16 @@ def test_a_run_of_a_process_that_exited_is_not_left_running(ws):
     run = poll(lambda: (r := ws.runs(workflow="slow_etl")) and r[0].status == "Error" and r[0],
                timeout=10, what="the orphaned run to be marked Error")
     assert "runner lost" in run.error
+
+
+def test_a_script_that_exits_with_a_live_run_ends_it_as_error_on_the_way_out(ws):
+    proc = spawn(f"""
+        import wfnb
+        ws = wfnb.open({str(ws.root)!r})
+        run = ws.start("slow_etl", seconds=600)
+        print(run.id, flush=True)
+    """)
+    out = proc.communicate(timeout=60)[0]
+    run = ws.get_run(out.split()[0])  # no waiting: the exiting process wrote it
+    assert run.status == "Error"
+    assert run.error.startswith("the process running this run exited")

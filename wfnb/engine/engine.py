@@ -171,6 +171,8 @@ class Engine:
         """Cancel a run, wherever it runs; returns it once it has ended (or after ``wait``)."""
         driver = self.liveness.live.get(run_id)
         if driver is not None:
+            self.store.put(event={"run_id": run_id, "kind": "cancel_requested",
+                                  "actor": self.user})
             driver.request_cancel(self.user)
             driver.done.wait(wait)
             return Run(self, driver.run, driver)

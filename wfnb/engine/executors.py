@@ -2,7 +2,9 @@
 kind (``EXECUTORS``), so a new way to execute is a new class, not an ``if``."""
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+import threading
+from concurrent.futures import Future
 from typing import Any, Callable
 
 from .errors import ConfigError
@@ -21,23 +23,47 @@ class Executor:
 
 
 class ThreadExecutor(Executor):
-    """The default: a pool of threads in this process.
+    """The default: a pool of daemon threads in this process, started as work arrives.
 
     A thread cannot be killed: a step that times out or is cancelled is told through
     ``ctx.cancelled`` and its result is ignored, but it keeps its thread until it returns.
+    The threads are daemons (unlike ``ThreadPoolExecutor``'s, which the interpreter joins at
+    exit) so a runaway step never keeps a finished script or a stopping kernel alive; the
+    runs it leaves are ended as Error on the way out.
     """
 
     kind = "local"
 
     def __init__(self, max_workers: int = 16):
         self.max_workers = max_workers
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="wfnb-step")
+        self._work: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        return self._pool.submit(fn, *args)
+        future: Future = Future()
+        with self._lock:
+            self._work.put((future, fn, args))
+            if self._idle == 0 and len(self._threads) < self.max_workers:
+                thread = threading.Thread(target=self._worker, daemon=True,
+                                          name=f"wfnb-step-{len(self._threads)}")
+                self._threads.append(thread)
+                thread.start()
+            else:
+                self._idle -= 1  # this item is promised to one idle worker
+        return future
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def _worker(self) -> None:
+        while True:
+            future, fn, args = self._work.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # noqa: BLE001 - reported through the future
+                    future.set_exception(exc)
+            with self._lock:
+                self._idle += 1
 
 
 EXECUTORS: dict[str, type[Executor]] = {"local": ThreadExecutor}

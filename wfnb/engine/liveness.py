@@ -7,6 +7,7 @@ stuck in Running. The same flush reads cancel requests other processes wrote for
 """
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
 import os
@@ -92,6 +93,22 @@ class Liveness:
         self._last_reap = 0.0
         store.add_pre_flush(self._drain)
         store.add_hook(self._hook)
+        atexit.register(self.shutdown)
+
+    def shutdown(self, wait: float = 3.0) -> None:
+        """At interpreter exit: end this process's live runs as Error and write what is queued,
+        so the history does not wait for another process to notice."""
+        drivers = list(self.live.values())
+        for driver in drivers:
+            driver.request_stop(RunStatus.ERROR, "the process running this run exited "
+                                f"(pid {self.pid} on {self.host}) before it ended")
+        deadline = time.monotonic() + wait
+        for driver in drivers:
+            driver.done.wait(max(0.0, deadline - time.monotonic()))
+        try:
+            self.store.flush(timeout=max(0.5, deadline - time.monotonic()))
+        except Exception:  # the reaper of another process will still fix the runs
+            pass
 
     def add(self, driver: "RunDriver") -> None:
         with self._lock:

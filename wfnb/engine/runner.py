@@ -84,7 +84,7 @@ class RunDriver:
         self.results: dict[str, Any] = {}
         self.done = threading.Event()
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
-        self._cancel_by: str | None = None
+        self._stop: tuple[R, str, str | None] | None = None   # (status, reason, actor)
         self._sinks: dict[str, Sink] = {}
         self._running: dict[str, tuple[TaskRecord, float | None, threading.Event]] = {}
         self._delayed: list[tuple[float, str, int]] = []   # (when, step, attempt) of retries
@@ -98,19 +98,23 @@ class RunDriver:
         self._thread.start()
 
     def request_cancel(self, user: str) -> None:
-        if self._cancel_by is None:
-            self._cancel_by = user
-            self._inbox.put(("cancel",))
+        self.request_stop(R.CANCELLED, f"cancelled by {user}", user)
+
+    def request_stop(self, status: R, reason: str, actor: str | None = None) -> None:
+        """Ask the driver to end the run with ``status`` (Cancelled, or Error when this process
+        is going away); running steps see ``ctx.cancelled``."""
+        if self._stop is None:
+            self._stop = (status, reason, actor)
+            self._inbox.put(("stop",))
 
     # ---- status changes (the only places that set a status) ------------------------------
-    def _set_run(self, status: R, **changes: Any) -> None:
+    def _set_run(self, status: R, actor: str | None = None, **changes: Any) -> None:
         with self.store.records_lock:
             self.run.status = check_run(self.run.status, status)
             for key, value in changes.items():
                 setattr(self.run, key, value)
             self.store.put(run=self.run, event={"run_id": self.run.id, "kind": "run",
-                                                "status": str(status),
-                                                "actor": changes.get("_actor")})
+                                                "status": str(status), "actor": actor})
 
     def _set_task(self, task: TaskRecord, status: T, **changes: Any) -> None:
         with self.store.records_lock:
@@ -149,7 +153,7 @@ class RunDriver:
             self._loop()
         except Exception as exc:  # a bug or a broken store: the run ends in Error, not Running
             self._abort(R.ERROR, f"engine error: {type(exc).__name__}: {exc}",
-                        traceback.format_exc())
+                        tb=traceback.format_exc())
         finally:
             try:
                 self.drain_output()
@@ -170,10 +174,10 @@ class RunDriver:
             if not waiting[name]:
                 self._submit(name, 1)
         while self._running or self._delayed:
-            if self._cancel_by is not None:
+            if self._stop is not None:
                 break
             msg = self._next_message()
-            if msg is None or msg[0] == "cancel":
+            if msg is None or msg[0] == "stop":
                 continue
             _, task, outcome = msg
             if self._running.get(task.step, (None,))[0] is not task:
@@ -189,8 +193,8 @@ class RunDriver:
                 waiting[child].discard(task.step)
                 if not waiting[child] and not self._blocked(child):
                     self._submit(child, 1)
-        if self._cancel_by is not None:
-            self._abort(R.CANCELLED, f"cancelled by {self._cancel_by}")
+        if self._stop is not None:
+            self._abort(*self._stop)
         elif self._failed_steps:
             first = self._failed_steps[0]
             error = next(t.error for t in reversed(self.tasks) if t.step == first)
@@ -245,7 +249,7 @@ class RunDriver:
         step = self.wf.steps[name]
         task = self._new_task(name, step.kind, attempt)
         cancel = threading.Event()
-        if self._cancel_by is not None:
+        if self._stop is not None:
             cancel.set()
         sink = self._sinks[task.id] = Sink()
         deadline = time.monotonic() + step.timeout if step.timeout else None
@@ -272,7 +276,8 @@ class RunDriver:
         self._inbox.put(("done", task, outcome))
 
     # ---- endings -------------------------------------------------------------------------
-    def _abort(self, status: R, error: str, tb: str | None = None) -> None:
+    def _abort(self, status: R, error: str, actor: str | None = None,
+               tb: str | None = None) -> None:
         """End every unfinished task and the run with ``status`` (Cancelled or Error)."""
         task_status = T.CANCELLED if status == R.CANCELLED else T.ERROR
         for task, _, cancel in self._running.values():
@@ -282,11 +287,11 @@ class RunDriver:
             if task.status not in TASK_TERMINAL:
                 self._set_task(task, task_status, ended_at=utcnow(), error=error,
                                traceback=tb)
-        self._finish(status, error)
+        self._finish(status, error, actor)
 
-    def _finish(self, status: R, error: str | None) -> None:
+    def _finish(self, status: R, error: str | None, actor: str | None = None) -> None:
         if self.run.status != status:
-            self._set_run(status, ended_at=utcnow(), error=error)
+            self._set_run(status, actor, ended_at=utcnow(), error=error)
 
     def drain_output(self) -> None:
         """Move captured output into task logs (called by the writer before each flush)."""
