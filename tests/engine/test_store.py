@@ -58,3 +58,21 @@ def test_a_malformed_config_names_the_file_and_the_problem(tmp_path, toml, messa
         ws = wfnb.open(root)
         ws.executor  # the executor is made on first use
     assert not (root / ".wfnb" / "history.duckdb").exists() or "executor" in toml
+
+
+def test_an_ended_run_is_never_moved_back_by_a_late_writer(ws):
+    """Another process marked the run Error (its owner looked lost); the owner's later
+    writes must not resurrect it, but late log lines of the same status still land."""
+    from wfnb.engine.liveness import end_run
+    run = ws.start("slow_etl", seconds=600)
+    ws.store.flush()
+    from tests.conftest import poll
+    poll(lambda: len(run.tasks) > 1)
+    ws.store.flush()
+    ws.store.transact(lambda con: end_run(con, run.id, "Running", wfnb.RunStatus.ERROR,
+                                          "runner lost: test", None))
+    ws.cancel(run.id)  # the owner carries on and writes Cancelled
+    stored = ws.sql(f"select status, error from runs where id = '{run.id}'")
+    assert stored.to_dict("records") == [{"status": "Error", "error": "runner lost: test"}]
+    assert set(ws.sql(f"select status from tasks where run_id = '{run.id}' and step != 'Start'")
+               ["status"]) == {"Error"}

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runner import RunDriver
 
 STALE_AFTER = 8.0     # seconds without a heartbeat before a remote owner counts as gone
+HUNG_AFTER = 60.0     # ... before a live process on this host counts as hung
 REAP_EVERY = 2.0      # at most this often per process
 # runs that an owner process holds; a run Waiting for Approval holds no process
 OWNED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
@@ -167,8 +168,10 @@ class Liveness:
         """Why an owner counts as gone, or None while it is alive."""
         if owner is None or host is None:
             return "runner lost: no process owns this run"
-        if host == self.host and not pid_alive(pid):
-            return f"runner lost: process {pid} on {host} stopped while the run was active"
+        if host == self.host:  # the process table is the truth here; heartbeats only if hung
+            if not pid_alive(pid):
+                return f"runner lost: process {pid} on {host} stopped while the run was active"
+            stale -= dt.timedelta(seconds=HUNG_AFTER - STALE_AFTER)
         if beat is not None and beat < stale:
             return (f"runner lost: process {pid} on {host} sent no heartbeat for more than "
                     f"{STALE_AFTER:g} s")

@@ -29,6 +29,7 @@ import pandas as pd
 from .errors import StoreError
 from .records import RunRecord, TaskRecord, utcnow
 from .schema import MIGRATIONS, SCHEMA_VERSION
+from .states import RUN_TERMINAL, TASK_TERMINAL
 
 Hook = Callable[[duckdb.DuckDBPyConnection], Callable[[], None] | None]
 
@@ -36,6 +37,13 @@ Hook = Callable[[duckdb.DuckDBPyConnection], Callable[[], None] | None]
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc).lower()
     return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+def _keeps_terminal(table: str, terminal) -> str:
+    """An upsert never moves a stored row out of a terminal status (say a run another process
+    marked Error while its owner was frozen); same-status updates (late log lines) pass."""
+    words = ", ".join(f"'{s.value}'" for s in terminal)
+    return f"{table}.status NOT IN ({words}) OR {table}.status = excluded.status"
 
 
 @dataclass
@@ -292,13 +300,15 @@ class Store:
                         columns=["cancel_requested_at", "cancel_requested_by"])
                     updates = ", ".join(f"{c} = excluded.{c}" for c in RunRecord.OWNER_COLUMNS)
                     con.execute("INSERT INTO runs BY NAME SELECT * FROM df_runs "
-                                f"ON CONFLICT (id) DO UPDATE SET {updates}")
+                                f"ON CONFLICT (id) DO UPDATE SET {updates} "
+                                f"WHERE {_keeps_terminal('runs', RUN_TERMINAL)}")
                 if tasks:
                     df_tasks = pd.DataFrame(tasks)
                     cols = [c for c in df_tasks.columns if c not in ("id", "run_id", "step")]
                     updates = ", ".join(f"{c} = excluded.{c}" for c in cols)
                     con.execute("INSERT INTO tasks BY NAME SELECT * FROM df_tasks "
-                                f"ON CONFLICT (id) DO UPDATE SET {updates}")
+                                f"ON CONFLICT (id) DO UPDATE SET {updates} "
+                                f"WHERE {_keeps_terminal('tasks', TASK_TERMINAL)}")
                 if batch.events:
                     df_events = pd.DataFrame(batch.events, columns=[
                         "ts", "run_id", "task_id", "kind", "status", "actor", "data"])
