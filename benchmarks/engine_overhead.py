@@ -20,7 +20,7 @@ From those it derives:
 * marginal cost per step: (T1000 - T100) / 900 for chains, T / 1000 for the fan-out;
 
 and compares with a plain-Python baseline measured in the same process: calling the same
-trivial function in a loop, and a ``ThreadPoolExecutor`` (16 workers, as wfnb's default
+trivial function in a loop, and a ``ThreadPoolExecutor`` (16 workers, like wfnb's default local
 executor) running the same chain (submit, wait, submit the next) and fan-out (submit all,
 wait all).
 

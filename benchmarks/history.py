@@ -17,7 +17,9 @@ Then, on that workspace, it times (median of ``--reps`` repetitions, default 15)
 * the engine's public read API: ``ws.runs(limit=50)`` (filtered by workflow, status, both, and
   a deep page), ``ws.get_run(id)`` and ``ws.get_run(id).tasks`` (random ids);
 * ``ws.sql(...)`` for counts by status and by workflow;
-* ``Liveness.reap(force=True)`` (``runs()``/``get_run()`` pay it at most every 2 s);
+* ``Liveness.reap(force=True)``, which ``runs()``/``get_run()`` pay at most every 2 s (so the
+  plain ``ws.runs`` rows, called back to back, mostly skip it; a separate row shows
+  ``ws.runs(limit=50)`` when a reap is due, as for a view refreshing every few seconds);
 * ``Store.connect(read_only=True)`` open+close, and an open+write+close cycle
   (``Store.transact`` inserting one event), and the writer's commit of one run row
   (``store.put(run=...)`` + ``store.flush()``, what every status change costs);
@@ -223,6 +225,12 @@ def main() -> None:
                                              "status": str(rec.status)})
             ws.store.flush()
 
+        def runs_reap_due(_):
+            # runs()/get_run() reap at most every 2 s: a view refreshing less often pays it
+            # on each call (private attribute, set here only to avoid sleeping 2 s per rep)
+            ws.liveness._last_reap = 0.0
+            ws.runs(limit=50)
+
         def con_ro(_):
             with ws.store.connect(read_only=True):
                 pass
@@ -236,6 +244,7 @@ def main() -> None:
             (f"ws.runs(workflow={wf_name!r}, status='Failed', limit=50)",
              lambda i: ws.runs(workflow=wf_name, status="Failed", limit=50)),
             ("ws.runs(limit=50, offset=10_000)", lambda i: ws.runs(limit=50, offset=10_000)),
+            ("ws.runs(limit=50), reap due (call >= 2 s after the last)", runs_reap_due),
             ("ws.get_run(id)", lambda i: ws.get_run(ids[i % len(ids)])),
             ("ws.get_run(id).tasks", lambda i: ws.get_run(ids[-1 - i % len(ids)]).tasks),
             ("ws.sql(count by status)",
@@ -267,12 +276,12 @@ def main() -> None:
     print(f"history: {counts['runs']:,} runs, {counts['tasks']:,} tasks, {counts['events']:,} "
           f"events; file {size_mb:,.0f} MB; setup {setup_s:.1f} s ("
           + ", ".join(f"{k} {v:.1f} s" for k, v in setup.items()) + ")")
-    print(f"newest runs: " + "; ".join(f"{r.id} {r.workflow} {r.status}" for r in sanity))
+    print("newest runs: " + "; ".join(f"{r.id} {r.workflow} {r.status}" for r in sanity))
     print()
-    print(f"{'operation':<60}{'reps':>5}{'median':>10}{'min':>9}{'max':>9}{'target':>8}  verdict")
+    print(f"{'operation':<62}{'reps':>5}{'median':>10}{'min':>9}{'max':>9}{'target':>8}  verdict")
     for name, times in results:
         med = statistics.median(times) * 1e3
-        print(f"{name:<60}{len(times):>5}{med:>10.1f}{min(times) * 1e3:>9.1f}"
+        print(f"{name:<62}{len(times):>5}{med:>10.1f}{min(times) * 1e3:>9.1f}"
               f"{max(times) * 1e3:>9.1f}{'<= 50':>8}  {'pass' if med <= TARGET_MS else 'MISS'}")
     print("(times in ms)")
 
