@@ -16,7 +16,6 @@ from typing import Any, Sequence
 
 import wfnb
 from wfnb.engine.errors import StoreError, WfnbError
-from wfnb.engine.records import new_run_id
 
 EXIT_OK, EXIT_RUN_NOT_COMPLETED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -99,9 +98,8 @@ def _finish(run: wfnb.Run, args) -> int:
 def _start_detached(ws: wfnb.Workspace, args, name: str, params: dict, trigger: str,
                     parent: str | None) -> int:
     """--no-wait: the run goes on in its own process, which owns it until it ends."""
-    wf = ws.workflow(name)
-    wfnb.engine.params.validate(wf.name, wf.params, params)  # exit 2 before anything starts
-    run_id = new_run_id()
+    ws.validate(name, **params)  # exit 2 before anything starts
+    run_id = ws.new_run_id()
     logs = ws.root / ".wfnb" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "wfnb", "_execute", name, "--workspace", str(ws.root),
@@ -159,7 +157,7 @@ def cmd_rerun(ws: wfnb.Workspace, args) -> int:
 
 
 def cmd_execute(ws: wfnb.Workspace, args) -> int:
-    run = ws._start(args.workflow, _params(args.param), trigger=args.trigger,
+    run = ws.submit(args.workflow, _params(args.param), trigger=args.trigger,
                     parent_id=args.parent, run_id=args.run_id)
     return _finish(run.wait(), args)
 

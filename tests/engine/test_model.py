@@ -1,5 +1,7 @@
 import pytest
 
+import wfnb
+
 from wfnb import LoadError, Param, Workflow, WorkflowError
 
 
@@ -149,3 +151,24 @@ def test_edited_files_are_reloaded(factory):
     assert ws.workflow("w").title == "Old"
     path.write_text(path.read_text().replace("Old", "New title"))
     assert ws.workflow("w").title == "New title"
+
+
+def test_after_accepts_the_function_of_a_step_added_under_another_name():
+    wf = make()
+
+    @wf.step(name="load_orders")
+    def load():
+        return 1
+
+    @wf.step(after=[load])
+    def count(load_orders):
+        return load_orders
+    assert wf.steps["count"].after == ("load_orders",) and wf.validate() is wf
+
+
+def test_ws_validate_returns_typed_arguments_or_every_problem(ws):
+    import datetime as dt
+    assert ws.validate("daily_sales", date="2026-11-23")["date"] == dt.date(2026, 11, 23)
+    with pytest.raises(wfnb.ParamError) as err:
+        ws.validate("daily_sales", rows="many")
+    assert set(err.value.errors) == {"date", "rows"}

@@ -72,6 +72,12 @@ def test_bad_parameter_definitions_fail_when_the_workflow_is_defined():
         Workflow("w", params=[Param("x", type="choice", choices=["A"], default="XX")])
     with pytest.raises(WorkflowError, match="default: 500 is above the maximum 100"):
         Workflow("w", params=[Param("x", type="int", default=500, max=100)])
+    with pytest.raises(WorkflowError, match="required parameter cannot have a default"):
+        Workflow("w", params=[Param("x", required=True, default="a")])
+    with pytest.raises(WorkflowError, match="min/max apply to int, float, date, datetime"):
+        Workflow("w", params=[Param("x", type="list", min=["b"])])
+    with pytest.raises(WorkflowError, match="cannot be named 'ctx'"):
+        Workflow("w", params=[Param("ctx")])
     with pytest.raises(WorkflowError, match="declared twice"):
         Workflow("w", params=[Param("x"), Param("x")])
 

@@ -170,8 +170,14 @@ def test_sql_is_read_only(ws):
         with pytest.raises(wfnb.SqlError, match="read-only"):
             ws.sql(query)
     assert ws.get_run(run.id).status == "Completed"
+    with pytest.raises(wfnb.SqlError, match="COPY statements are refused"):
+        ws.sql(f"copy runs to '{ws.root / 'leak.csv'}'")
+    assert not (ws.root / "leak.csv").exists()
+    with pytest.raises(wfnb.SqlError, match="one statement at a time"):
+        ws.sql("select 1; select 2")
     with pytest.raises(wfnb.SqlError, match="query failed: .*no_such_table"):
         ws.sql("select * from no_such_table")
+    assert ws.sql("describe runs")["column_name"][0] == "id"
 
 
 def test_every_transition_is_an_event(ws):
@@ -182,3 +188,36 @@ def test_every_transition_is_an_event(ws):
     assert run_statuses == ["Pending", "Running", "Failed"]
     fetch = events[events.step == "fetch"].status.tolist()
     assert fetch == ["Pending", "Running", "Failed"]
+
+
+def test_a_timeout_counts_from_when_the_step_starts_not_while_it_waits_for_a_worker(factory):
+    (factory.root / "wfnb.toml").write_text('[workspace]\npaths = ["workflows"]\n'
+                                            '[executor]\nmax_workers = 1\n')
+    ws = factory.open()
+    wf = Workflow("one_worker")
+    wf.step(lambda ctx: ctx.sleep(0.6), name="hog")
+    wf.step(lambda: "quick", name="quick", timeout=0.3)
+    run = ws.run(wf)
+    assert run.status == "Completed", run.error
+    assert run.result("quick") == "quick"
+
+
+@pytest.mark.slow
+def test_an_artifact_of_a_class_from_a_workflow_module_loads_in_a_fresh_process(factory):
+    factory.module("objs", """
+        from wfnb import Workflow
+        class Point:
+            def __init__(self, x, y):
+                self.x, self.y = x, y
+        wf = Workflow("points")
+        wf.step(lambda: Point(3, 4), name="make")
+    """)
+    run = factory.open().run("points")
+    assert run.status == "Completed"
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", f"""
+import wfnb
+p = wfnb.open({str(factory.root)!r}).get_run({run.id!r}).result("make")
+print(type(p).__name__, p.x, p.y)"""], capture_output=True, text=True, timeout=60)
+    assert out.stdout == "Point 3 4\n", out.stderr

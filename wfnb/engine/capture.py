@@ -3,6 +3,11 @@
 ``sys.stdout`` / ``sys.stderr`` are wrapped once by a router that sends writes made on a thread
 running a step to that step's sink, and everything else where it went before. Output written by
 threads a step starts itself is not captured (it goes to the process's own streams).
+
+Log records are captured from the ``wfnb.step`` logger (``ctx.logger`` and its children); the
+handler sits there, not on the root logger, so the user's own ``logging.basicConfig`` still
+works. Records of other loggers reach the task through stderr when nothing else handles them
+(Python's last-resort handler prints warnings and errors there).
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from collections import deque
 from contextlib import contextmanager
 from typing import Iterator
 
+STEP_LOGGER = "wfnb.step"
 _current = threading.local()
 _install_lock = threading.Lock()
 
@@ -78,9 +84,9 @@ def install() -> None:
             sys.stdout = _Router(sys.stdout)
         if not isinstance(sys.stderr, _Router):
             sys.stderr = _Router(sys.stderr)
-        root = logging.getLogger()
-        if _handler not in root.handlers:
-            root.addHandler(_handler)
+        steps = logging.getLogger(STEP_LOGGER)
+        if _handler not in steps.handlers:
+            steps.addHandler(_handler)
 
 
 @contextmanager

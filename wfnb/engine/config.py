@@ -24,7 +24,7 @@ max_workers = 16
 
 _KNOWN = {
     "workspace": {"paths", "history", "name"},
-    "executor": {"kind", "max_workers", "address"},
+    "executor": {"kind", "max_workers"},
     "roles": None,     # checked by the permissions layer
     "users": None,
 }

@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+
+from .capture import STEP_LOGGER
 
 
 class RunContext:
@@ -15,7 +16,7 @@ class RunContext:
         self.run_id, self.workflow, self.step, self.attempt = run_id, workflow, step, attempt
         self.params, self.workspace, self.user = params, workspace, user
         self._cancel = cancel
-        self.logger = logging.getLogger(f"wfnb.step.{workflow}.{step}")
+        self.logger = logging.getLogger(f"{STEP_LOGGER}.{workflow}.{step}")
         if self.logger.level == logging.NOTSET:
             self.logger.setLevel(logging.INFO)
 
@@ -37,11 +38,3 @@ class RunContext:
 
     def __repr__(self) -> str:
         return f"<RunContext run={self.run_id} step={self.step} attempt={self.attempt}>"
-
-
-class StepFailed(Exception):
-    """Raised inside the engine to carry a step failure that is not a Python exception."""
-
-    def __init__(self, message: str, traceback: str = ""):
-        super().__init__(message)
-        self.traceback = traceback

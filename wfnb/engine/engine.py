@@ -22,7 +22,7 @@ from .records import RunRecord, TaskRecord, new_run_id, utcnow
 from .run import Run
 from .runner import RunDriver
 from .states import RUN_TERMINAL, RunStatus
-from .store import Store
+from .store import Store, rows_of
 
 _executors: dict[tuple, Executor] = {}
 _executors_lock = threading.Lock()
@@ -53,17 +53,11 @@ class Engine:
         self.liveness = Liveness.for_store(self.store)
         self.artifacts = self.root / ".wfnb" / "artifacts"
         self._loader = Loader(self.config.paths)
-        self._executor: Executor | None = None
+        self.executor: Executor = _shared_executor(self.config.executor)  # checks [executor]
         self.liveness.reap(force=True)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.root} user={self.user!r}>"
-
-    @property
-    def executor(self) -> Executor:
-        if self._executor is None:
-            self._executor = _shared_executor(self.config.executor)
-        return self._executor
 
     # ---- workflows ------------------------------------------------------------------------
     def workflows(self) -> list[Workflow]:
@@ -82,23 +76,36 @@ class Engine:
     # ---- starting runs --------------------------------------------------------------------
     def start(self, workflow: str | Workflow, /, **params: Any) -> Run:
         """Validate the arguments and start a run in the background; returns at once."""
-        return self._start(workflow, params, trigger="manual")
+        return self.submit(workflow, params)
 
     def run(self, workflow: str | Workflow, /, **params: Any) -> Run:
         """Start a run and wait until it has ended (and that is in the history)."""
-        return self._start(workflow, params, trigger="manual").wait()
+        return self.submit(workflow, params).wait()
 
     def rerun(self, run_id: str, /, **overrides: Any) -> Run:
         """Start the workflow of ``run_id`` again with its arguments, updated by ``overrides``;
-        the new run records ``run_id`` as its parent."""
+        the new run records ``run_id`` as its parent. Returns at once, like :meth:`start`."""
         parent = self.get_run(run_id)
-        return self._start(parent.workflow, {**parent.params, **overrides}, trigger="rerun",
+        return self.submit(parent.workflow, {**parent.params, **overrides}, trigger="rerun",
                            parent_id=parent.id)
 
-    def _start(self, workflow: str | Workflow, params: dict, trigger: str,
-               parent_id: str | None = None, run_id: str | None = None) -> Run:
+    def validate(self, workflow: str | Workflow, /, **params: Any) -> dict[str, Any]:
+        """The typed arguments a run would get, or ParamError listing every problem."""
         wf = self.workflow(workflow)
-        args = validate(wf.name, wf.params, params)
+        return validate(wf.name, wf.params, params)
+
+    @staticmethod
+    def new_run_id() -> str:
+        """A fresh run id (sortable by time), e.g. to hand to :meth:`submit`."""
+        return new_run_id()
+
+    def submit(self, workflow: str | Workflow, params: dict[str, Any] | None = None, *,
+               trigger: str = "manual", parent_id: str | None = None,
+               run_id: str | None = None) -> Run:
+        """:meth:`start` with every option: how the run was triggered (manual, rerun, api ...),
+        its parent run, and its id (for a caller that must know it before the run exists)."""
+        wf = self.workflow(workflow)
+        args = validate(wf.name, wf.params, params or {})
         record = RunRecord(id=run_id or new_run_id(), workflow=wf.name, version=wf.version,
                            params={k: to_jsonable(v) for k, v in args.items()},
                            tasks_total=len(wf.steps) + 1, created_by=self.user,
@@ -132,7 +139,8 @@ class Engine:
         if trigger:
             where.append("trigger = ?")
             args.append(trigger)
-        if not isinstance(limit, int) or limit < 1 or not isinstance(offset, int) or offset < 0:
+        if (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+                or isinstance(offset, bool) or not isinstance(offset, int) or offset < 0):
             raise WfnbError(f"limit must be >= 1 and offset >= 0 (got {limit!r}, {offset!r})")
         self.liveness.reap()
         clause = f"WHERE {' AND '.join(where)}" if where else ""
@@ -154,10 +162,14 @@ class Engine:
         if driver is not None:
             return Run(self, driver.run, driver)
         self.liveness.reap()
-        rows = self.store.query("SELECT * FROM runs WHERE id = ?", [run_id])
+        with self.store.connect(read_only=True) as con:
+            rows = rows_of(con.execute("SELECT * FROM runs WHERE id = ?", [run_id]))
+            tasks = rows_of(con.execute("SELECT * FROM tasks WHERE run_id = ? ORDER BY seq",
+                                        [run_id]))
         if not rows:
             raise NotFound(f"no run with id {run_id!r} in {self.root}")
-        return self._handle(RunRecord.from_row(rows[0]))
+        return Run(self, RunRecord.from_row(rows[0]), tasks=[TaskRecord.from_row(t)
+                                                             for t in tasks])
 
     def _handle(self, record: RunRecord) -> Run:
         driver = self.liveness.live.get(record.id)
@@ -203,7 +215,20 @@ class Engine:
             return run
 
     def sql(self, query: str, params: list | tuple = ()) -> pd.DataFrame:
-        """Run a query over the history, read-only, and return a pandas DataFrame."""
+        """Run one query over the history, read-only, and return a pandas DataFrame.
+
+        Only reading statements run (SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN, PRAGMA):
+        nothing can change the history or write files through here."""
+        try:
+            statements = duckdb.connect(":memory:").extract_statements(query)
+        except duckdb.Error as exc:
+            raise SqlError(f"query failed: {exc}") from None
+        if len(statements) != 1:
+            raise SqlError(f"give one statement at a time (got {len(statements)})")
+        kind = statements[0].type.name
+        if kind not in ("SELECT", "EXPLAIN", "PRAGMA"):
+            raise SqlError(f"the history is read-only through sql(): {kind} statements are "
+                           "refused, and nothing was changed")
         try:
             return self.store.query_df(query, params)
         except duckdb.Error as exc:

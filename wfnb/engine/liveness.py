@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable
 import duckdb
 
 from .records import owner_identity, utcnow
-from .states import RUN_TERMINAL, TASK_ACTIVE, RunStatus, TaskStatus, check_run, check_task
+from .states import TASK_ACTIVE, RunStatus, TaskStatus, check_run, check_task
 from .store import Store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 STALE_AFTER = 8.0     # seconds without a heartbeat before a remote owner counts as gone
 HUNG_AFTER = 60.0     # ... before a live process on this host counts as hung
 REAP_EVERY = 2.0      # at most this often per process
+BEAT_EVERY = 1.0      # heartbeat at most this often (flushes come more often while busy)
 # runs that an owner process holds; a run Waiting for Approval holds no process
 OWNED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
 
@@ -92,6 +93,8 @@ class Liveness:
         self.live: dict[str, "RunDriver"] = {}
         self._lock = threading.Lock()
         self._last_reap = 0.0
+        self._last_beat = -BEAT_EVERY
+        self.started_at = utcnow()
         store.add_pre_flush(self._drain)
         store.add_hook(self._hook)
         atexit.register(self.shutdown)
@@ -130,10 +133,12 @@ class Liveness:
         live = list(self.live)
         requests: list[tuple[str, str]] = []
         if live:
-            now = utcnow()
-            con.execute("INSERT INTO owners VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
-                        "SET heartbeat_at = excluded.heartbeat_at",
-                        [self.owner_id, self.host, self.pid, now, now])
+            if time.monotonic() - self._last_beat > BEAT_EVERY:
+                now = utcnow()
+                con.execute("INSERT INTO owners VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO "
+                            "UPDATE SET heartbeat_at = excluded.heartbeat_at",
+                            [self.owner_id, self.host, self.pid, self.started_at, now])
+                self._last_beat = time.monotonic()
             marks = ", ".join("?" * len(live))
             requests = con.execute(
                 f"SELECT id, cancel_requested_by FROM runs WHERE id IN ({marks}) "
@@ -149,11 +154,12 @@ class Liveness:
 
     def _lost(self, con) -> list[tuple[str, str, str]]:
         """Runs held by an owner that is gone: (run id, status, reason)."""
-        marks = ", ".join("?" * len(OWNED))
-        rows = con.execute(
+        # one equality per status: DuckDB pushes `status = ?` into the scan, but only uses
+        # `status IN (...)` as an optional zone-map filter (a full scan at 1M runs)
+        query = " UNION ALL ".join(
             "SELECT r.id, r.status, r.owner_id, o.host, o.pid, o.heartbeat_at FROM runs r "
-            f"LEFT JOIN owners o ON o.id = r.owner_id WHERE r.status IN ({marks})",
-            list(OWNED)).fetchall()
+            "LEFT JOIN owners o ON o.id = r.owner_id WHERE r.status = ?" for _ in OWNED)
+        rows = con.execute(query, list(OWNED)).fetchall()
         stale = utcnow() - dt.timedelta(seconds=STALE_AFTER)
         lost = []
         for run_id, status, owner, host, pid, beat in rows:
@@ -168,13 +174,14 @@ class Liveness:
         """Why an owner counts as gone, or None while it is alive."""
         if owner is None or host is None:
             return "runner lost: no process owns this run"
+        limit = STALE_AFTER
         if host == self.host:  # the process table is the truth here; heartbeats only if hung
             if not pid_alive(pid):
                 return f"runner lost: process {pid} on {host} stopped while the run was active"
-            stale -= dt.timedelta(seconds=HUNG_AFTER - STALE_AFTER)
-        if beat is not None and beat < stale:
+            limit = HUNG_AFTER
+        if beat is not None and beat < stale - dt.timedelta(seconds=limit - STALE_AFTER):
             return (f"runner lost: process {pid} on {host} sent no heartbeat for more than "
-                    f"{STALE_AFTER:g} s")
+                    f"{limit:g} s")
         return None
 
     def reap(self, force: bool = False) -> int:
@@ -200,5 +207,3 @@ class Liveness:
         return self.owner_gone(owner_id, host, pid, beat,
                                utcnow() - dt.timedelta(seconds=STALE_AFTER)) is None
 
-
-TERMINAL_VALUES = tuple(s.value for s in RUN_TERMINAL)

@@ -103,6 +103,8 @@ class Workflow:
             seen.add(p.name)
             for problem in p.problems:
                 raise WorkflowError(name, f"parameter {p.name!r}: {problem}")
+            if p.name == "ctx":
+                raise WorkflowError(name, "a parameter cannot be named 'ctx' (the run context)")
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name!r}: {len(self.steps)} steps, params {self.param_names}>"
@@ -150,7 +152,11 @@ class Workflow:
             after = [after]
         deps = []
         for dep in after:
-            dep_name = dep if isinstance(dep, str) else getattr(dep, "__name__", None)
+            if isinstance(dep, str):
+                dep_name = dep
+            else:  # a function added as a step, maybe under another name
+                dep_name = next((s.name for s in self.steps.values() if s.fn is dep),
+                                getattr(dep, "__name__", None))
             if not isinstance(dep_name, str):
                 raise WorkflowError(self.name, f"after= holds {dep!r}, not a step name", step=step)
             deps.append(dep_name)
@@ -165,6 +171,13 @@ class Workflow:
     # ---- shape ----------------------------------------------------------------------------
     def validate(self) -> "Workflow":
         """Check the DAG and every step's arguments; raise WorkflowError on the first problem."""
+        if "valid" not in self._graph:
+            self._validate()
+            self._graph["valid"] = True
+        return self
+
+    def _validate(self) -> None:
+        from .steps import STEP_KINDS  # steps.py builds on this module
         if not self.steps:
             raise WorkflowError(self.name, "the workflow has no steps")
         for step in self.steps.values():
@@ -173,14 +186,19 @@ class Workflow:
                     raise WorkflowError(self.name, f"after= names {dep!r}, which is not a step "
                                         f"of this workflow (steps: {', '.join(self.steps)})",
                                         step=step.name)
+            if step.kind not in STEP_KINDS:
+                raise WorkflowError(self.name, f"kind {step.kind!r} is unknown (known: "
+                                    f"{', '.join(STEP_KINDS)})", step=step.name)
         self.order()  # raises on a cycle
         params = set(self.param_names)
         for step in self.steps.values():
-            upstream = self.upstream(step.name)
             names, _ = step.arguments()
             defaults = self._defaulted(step)
             for arg in names:
-                if arg == "ctx" or arg in params or arg in upstream or arg in defaults:
+                if arg == "ctx" or arg in params or arg in defaults:
+                    continue
+                upstream = self.upstream(step.name)  # only when needed: O(steps) each
+                if arg in upstream:
                     continue
                 if arg in self.steps:
                     problem = (f"argument {arg!r} is a step that is not upstream of this one; "
@@ -190,7 +208,6 @@ class Workflow:
                                f"({', '.join(sorted(params)) or 'none'}) nor an upstream step "
                                f"({', '.join(sorted(upstream)) or 'none'})")
                 raise WorkflowError(self.name, problem, step=step.name)
-        return self
 
     @staticmethod
     def _defaulted(step: Step) -> set[str]:
@@ -252,9 +269,12 @@ class Workflow:
     @property
     def version(self) -> str:
         """A short hash of the definition: runs record the version they ran."""
-        doc = {"name": self.name, "params": [p.to_dict() for p in self.params],
-               "steps": [s.fingerprint() for s in self.steps.values()]}
-        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        if "version" not in self._graph:
+            doc = {"name": self.name, "params": [p.to_dict() for p in self.params],
+                   "steps": [s.fingerprint() for s in self.steps.values()]}
+            self._graph["version"] = hashlib.sha256(
+                json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return self._graph["version"]
 
     def describe(self) -> dict:
         """A JSON-able summary: title, description, tags, params, steps and their kinds."""

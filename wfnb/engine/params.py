@@ -13,6 +13,7 @@ from typing import Any
 from .errors import ParamError
 
 TYPES = ("str", "int", "float", "bool", "date", "datetime", "choice", "list", "json")
+_ORDERED = ("int", "float", "date", "datetime")
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
 _MISSING: Any = object()
@@ -44,6 +45,10 @@ class Param:
             p.append("type 'choice' needs a non-empty choices=[...]")
         if self.choices is not None:
             self.choices = list(self.choices)
+        if self.required and self.default is not None:
+            p.append("a required parameter cannot have a default (drop one of them)")
+        if (self.min is not None or self.max is not None) and self.type not in _ORDERED:
+            p.append(f"min/max apply to {', '.join(_ORDERED)}, not to {self.type!r}")
         for bound in ("min", "max"):
             value = getattr(self, bound)
             if value is not None:
@@ -200,8 +205,9 @@ def coerce(param: Param, value: Any, check_bounds: bool = True) -> Any:
                 raise ValueError(f"{value!r} is below the minimum {to_jsonable(param.min)!r}")
             if param.max is not None and result > param.max:
                 raise ValueError(f"{value!r} is above the maximum {to_jsonable(param.max)!r}")
-        except TypeError:
-            pass  # bounds on a type without an order (list, json) are ignored
+        except TypeError:  # a naive and an aware datetime cannot be compared
+            raise ValueError(f"{value!r} cannot be compared with the bounds (give both with "
+                             "a time zone, or both without)") from None
     return result
 
 

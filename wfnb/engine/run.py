@@ -5,7 +5,7 @@ import pickle
 import time
 from typing import TYPE_CHECKING, Any
 
-from .errors import WfnbError
+from .errors import StoreError, WfnbError
 from .records import RunRecord, TaskRecord
 from .states import RUN_TERMINAL, RunStatus
 
@@ -77,8 +77,13 @@ class Run:
         if task.status.value != "Completed":
             raise WfnbError(f"step {step!r} of run {self.id} did not complete ({task.status})")
         if task.result_ref:
-            with open(task.result_ref, "rb") as fh:
-                return pickle.load(fh)
+            with open(self._engine.root / task.result_ref, "rb") as fh:
+                data = fh.read()
+            try:
+                return pickle.loads(data)
+            except ModuleNotFoundError:  # a class from a workflow module not imported yet
+                self._engine.workflows()
+                return pickle.loads(data)
         return task.result
 
     # ---- actions --------------------------------------------------------------------------
@@ -95,6 +100,9 @@ class Run:
         if self._driver is not None:
             if not self._driver.done.wait(timeout):
                 raise TimeoutError(f"run {self.id} still {self.status} after {timeout} s")
+            if self._driver.flush_error is not None:
+                raise StoreError(f"run {self.id} ended {self.status}, but that could not be "
+                                 f"written to the history: {self._driver.flush_error}")
             return self
         while not self.refresh().done:
             if deadline is not None and time.monotonic() > deadline:

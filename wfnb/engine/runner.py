@@ -50,9 +50,9 @@ class Inputs:
         return out
 
 
-def encode_result(value: Any, folder: Path, name: str) -> tuple[Any, str | None]:
-    """A JSON-able result is stored as is; anything else is pickled to an artifact file and
-    the task keeps a small description of it."""
+def encode_result(value: Any, root: Path, folder: Path, name: str) -> tuple[Any, str | None]:
+    """A JSON-able result is stored as is; anything else is pickled to an artifact file (its
+    path kept relative to the workspace ``root``) and the task keeps a small description."""
     if value is None:
         return None, None
     try:
@@ -62,7 +62,8 @@ def encode_result(value: Any, folder: Path, name: str) -> tuple[Any, str | None]
         pass
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.pkl"
-    summary = {"$artifact": str(path), "type": type(value).__qualname__,
+    ref = str(path.relative_to(root))
+    summary = {"$artifact": ref, "type": type(value).__qualname__,
                "repr": repr(value)[:300]}
     try:
         with open(path, "wb") as fh:
@@ -70,7 +71,7 @@ def encode_result(value: Any, folder: Path, name: str) -> tuple[Any, str | None]
     except Exception as exc:  # unpicklable: keep what can be shown
         summary.update({"$artifact": None, "note": f"not stored: {exc}"})
         return summary, None
-    return summary, str(path)
+    return summary, ref
 
 
 class RunDriver:
@@ -83,10 +84,12 @@ class RunDriver:
         self.tasks: list[TaskRecord] = []
         self.results: dict[str, Any] = {}
         self.done = threading.Event()
+        self.flush_error: Exception | None = None
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._stop: tuple[R, str, str | None] | None = None   # (status, reason, actor)
         self._sinks: dict[str, Sink] = {}
-        self._running: dict[str, tuple[TaskRecord, float | None, threading.Event]] = {}
+        self._running: dict[str, tuple[TaskRecord, threading.Event]] = {}
+        self._deadlines: dict[str, float] = {}   # step -> when its running attempt times out
         self._delayed: list[tuple[float, str, int]] = []   # (when, step, attempt) of retries
         self._failed_steps: list[str] = []
         self._finished_steps: set[str] = set()
@@ -158,6 +161,8 @@ class RunDriver:
             try:
                 self.drain_output()
                 self.store.flush()
+            except Exception as exc:  # wait() says so rather than claim a durable ending
+                self.flush_error = exc
             finally:
                 self.engine._release(self)
                 self.done.set()
@@ -177,12 +182,13 @@ class RunDriver:
             if self._stop is not None:
                 break
             msg = self._next_message()
-            if msg is None or msg[0] == "stop":
+            if msg is None or msg[0] != "done":
                 continue
             _, task, outcome = msg
             if self._running.get(task.step, (None,))[0] is not task:
                 continue  # a late answer from an attempt already timed out or cancelled
             del self._running[task.step]
+            self._deadlines.pop(task.step, None)
             if outcome[0] != "ok":
                 self._fail(task, outcome[1], outcome[2])
                 continue
@@ -204,19 +210,20 @@ class RunDriver:
 
     def _next_message(self):
         """Wait for a worker's report or a cancel; on a timeout or a due retry, act on it."""
+        if not self._deadlines and not self._delayed:
+            return self._inbox.get()  # the common case: nothing can time out
         now = time.monotonic()
-        deadlines = [d for _, d, _ in self._running.values() if d is not None]
-        deadlines += [when for when, _, _ in self._delayed]
-        wait = max(0.0, min(deadlines) - now) if deadlines else None
+        deadlines = [*self._deadlines.values(), *(when for when, _, _ in self._delayed)]
         try:
-            return self._inbox.get(timeout=wait)
+            return self._inbox.get(timeout=max(0.0, min(deadlines) - now))
         except queue.Empty:
             pass
         now = time.monotonic()
-        for step, (task, deadline, cancel) in list(self._running.items()):
-            if deadline is not None and now >= deadline:
+        for step, deadline in list(self._deadlines.items()):
+            if now >= deadline:
+                task, cancel = self._running.pop(step)
+                del self._deadlines[step]
                 cancel.set()  # tells the step through ctx.cancelled; its thread cannot be killed
-                del self._running[step]
                 self._fail(task, f"timed out after {self.wf.steps[step].timeout:g} s", "")
         for item in [d for d in self._delayed if d[0] <= now]:
             self._delayed.remove(item)
@@ -252,8 +259,7 @@ class RunDriver:
         if self._stop is not None:
             cancel.set()
         sink = self._sinks[task.id] = Sink()
-        deadline = time.monotonic() + step.timeout if step.timeout else None
-        self._running[name] = (task, deadline, cancel)
+        self._running[name] = (task, cancel)
         ctx = RunContext(self.run.id, self.wf.name, name, attempt, self.args,
                          self.engine.root, cancel, self.run.created_by)
         inputs = Inputs(self.args, self.results, self.wf, name)
@@ -265,10 +271,14 @@ class RunDriver:
             if task.status != T.PENDING:
                 return  # cancelled or timed out before a worker got to it
             self._set_task(task, T.RUNNING, started_at=utcnow())
+        if step.timeout:  # the clock starts when the step does, not while it waits for a worker
+            self._deadlines[step.name] = time.monotonic() + step.timeout
+            self._inbox.put(("started",))
         try:
             with capture(sink):
                 value = STEP_KINDS[step.kind].execute(step, ctx, inputs)
-            stored, ref = encode_result(value, self.engine.artifacts / self.run.id,
+            stored, ref = encode_result(value, self.engine.root,
+                                        self.engine.artifacts / self.run.id,
                                         f"{step.name}-{task.attempt}")
             outcome = ("ok", value, stored, ref)
         except BaseException as exc:  # noqa: BLE001 - a step may raise anything, SystemExit too
@@ -280,9 +290,10 @@ class RunDriver:
                tb: str | None = None) -> None:
         """End every unfinished task and the run with ``status`` (Cancelled or Error)."""
         task_status = T.CANCELLED if status == R.CANCELLED else T.ERROR
-        for task, _, cancel in self._running.values():
+        for task, cancel in self._running.values():
             cancel.set()
         self._running.clear()
+        self._deadlines.clear()
         for task in self.tasks:
             if task.status not in TASK_TERMINAL:
                 self._set_task(task, task_status, ended_at=utcnow(), error=error,

@@ -3,8 +3,7 @@
 DuckDB lets one read-write process hold a file at a time, and several kernels plus the CLI use
 one workspace at once, so no process keeps the file open between operations:
 
-* one **writer thread** per process collects run and task rows, events and small write calls,
-  and commits them in one short transaction (open, write, close) every ``flush_interval`` or at
+* one **writer thread** per process collects run and task rows and events, and commits them in one short transaction (open, write, close) every ``flush_interval`` or at
   once when a caller asks for durability (:meth:`Store.flush`);
 * a lock held by another process is retried with jittered back-off up to ``lock_timeout``;
 * reads open a short read-only connection the same way.
@@ -21,7 +20,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
 import pandas as pd
@@ -34,6 +33,12 @@ from .states import RUN_TERMINAL, TASK_TERMINAL
 Hook = Callable[[duckdb.DuckDBPyConnection], Callable[[], None] | None]
 
 
+def rows_of(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The rows of an executed query as dicts."""
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc).lower()
     return "lock" in text and ("conflicting" in text or "could not set" in text)
@@ -44,6 +49,29 @@ def _keeps_terminal(table: str, terminal) -> str:
     marked Error while its owner was frozen); same-status updates (late log lines) pass."""
     words = ", ".join(f"'{s.value}'" for s in terminal)
     return f"{table}.status NOT IN ({words}) OR {table}.status = excluded.status"
+
+
+_EVENT_COLUMNS = ("ts", "run_id", "task_id", "kind", "status", "actor", "data")
+_SMALL_BATCH = 64  # below this many rows, VALUES beats building a DataFrame
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict],
+            update: Sequence[str] = (), terminal=None) -> None:
+    """Insert rows (dicts with the same keys), or upsert on ``id`` updating ``update``."""
+    columns = list(rows[0])
+    conflict = ""
+    if update:
+        sets = ", ".join(f"{c} = excluded.{c}" for c in update)
+        conflict = (f" ON CONFLICT (id) DO UPDATE SET {sets} "
+                    f"WHERE {_keeps_terminal(table, terminal)}")
+    names = ", ".join(columns)
+    if len(rows) <= _SMALL_BATCH:
+        marks = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * len(rows))
+        con.execute(f"INSERT INTO {table} ({names}) VALUES {marks}{conflict}",
+                    [row[c] for row in rows for c in columns])
+    else:
+        frame = pd.DataFrame(rows, columns=columns)  # noqa: F841 - DuckDB reads it by name
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM frame{conflict}")
 
 
 @dataclass
@@ -130,6 +158,12 @@ class Store:
 
     def _migrate(self) -> None:
         with self.connect() as con:
+            try:  # the usual case: an up-to-date history
+                if con.execute("SELECT max(version) FROM schema_version").fetchone()[0] \
+                        == SCHEMA_VERSION:
+                    return
+            except duckdb.CatalogException:
+                pass
             tables = {r[0] for r in con.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema='main'"
             ).fetchall()}
@@ -152,9 +186,7 @@ class Store:
     def query(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
         """Rows as dicts, over a short read-only connection."""
         with self.connect(read_only=True) as con:
-            cur = con.execute(sql, list(params))
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+            return rows_of(con.execute(sql, list(params)))
 
     def query_df(self, sql: str, params: list | tuple = ()) -> pd.DataFrame:
         with self.connect(read_only=True) as con:
@@ -190,10 +222,10 @@ class Store:
 
     def _queued(self) -> None:
         self._enqueued += 1
-        if self._first_pending is None:
+        if self._first_pending is None:  # only the first of a batch needs to wake the writer
             self._first_pending = time.monotonic()
-        self._ensure_writer()
-        self._cond.notify_all()
+            self._ensure_writer()
+            self._cond.notify_all()
 
     def flush(self, timeout: float | None = None) -> None:
         """Return once everything queued before the call is committed; raise StoreError if not."""
@@ -212,13 +244,6 @@ class Store:
                 if left <= 0:
                     raise StoreError(f"the history {self.path} was not written within the time")
                 self._cond.wait(left)
-
-    def wake(self) -> None:
-        """Ask the writer to flush (and run its hooks) now."""
-        with self._cond:
-            self._urgent = True
-            self._ensure_writer()
-            self._cond.notify_all()
 
     def add_hook(self, hook: Hook) -> None:
         """``hook(con)`` runs inside every flush; what it returns runs after the commit."""
@@ -296,25 +321,16 @@ class Store:
             con.execute("BEGIN")
             try:
                 if runs:
-                    df_runs = pd.DataFrame(runs).drop(
-                        columns=["cancel_requested_at", "cancel_requested_by"])
-                    updates = ", ".join(f"{c} = excluded.{c}" for c in RunRecord.OWNER_COLUMNS)
-                    con.execute("INSERT INTO runs BY NAME SELECT * FROM df_runs "
-                                f"ON CONFLICT (id) DO UPDATE SET {updates} "
-                                f"WHERE {_keeps_terminal('runs', RUN_TERMINAL)}")
+                    for row in runs:  # written by whoever cancels, never by the owner
+                        del row["cancel_requested_at"], row["cancel_requested_by"]
+                    _insert(con, "runs", runs, RunRecord.OWNER_COLUMNS, RUN_TERMINAL)
                 if tasks:
-                    df_tasks = pd.DataFrame(tasks)
-                    cols = [c for c in df_tasks.columns if c not in ("id", "run_id", "step")]
-                    updates = ", ".join(f"{c} = excluded.{c}" for c in cols)
-                    con.execute("INSERT INTO tasks BY NAME SELECT * FROM df_tasks "
-                                f"ON CONFLICT (id) DO UPDATE SET {updates} "
-                                f"WHERE {_keeps_terminal('tasks', TASK_TERMINAL)}")
+                    _insert(con, "tasks", tasks, [c for c in tasks[0]
+                                                  if c not in ("id", "run_id", "step")],
+                            TASK_TERMINAL)
                 if batch.events:
-                    df_events = pd.DataFrame(batch.events, columns=[
-                        "ts", "run_id", "task_id", "kind", "status", "actor", "data"])
-                    con.execute("INSERT INTO events (ts, run_id, task_id, kind, status, actor, data)"
-                                " SELECT ts, run_id, task_id, kind, status, actor, data "
-                                "FROM df_events")
+                    _insert(con, "events", [{c: e.get(c) for c in _EVENT_COLUMNS}
+                                            for e in batch.events])
                 for hook in list(self._hooks):
                     if (post := hook(con)) is not None:
                         after.append(post)
