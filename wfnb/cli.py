@@ -35,6 +35,10 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _seconds(value: float) -> str:
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
 def _table(rows: list[dict], columns: list[str]) -> str:
     cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
@@ -90,7 +94,7 @@ def _finish(run: wfnb.Run, args) -> int:
     if args.json:
         print(_json({**run.to_dict(), "tasks": [_task_dict(t) for t in run.tasks]}))
     else:
-        took = f" in {run.duration:.2f} s" if run.duration is not None else ""
+        took = f" in {_seconds(run.duration)}" if run.duration is not None else ""
         print(f"run {run.id} {run.status}{took}" + (f": {run.error}" if run.error else ""))
     return EXIT_OK if run.status == "Completed" else EXIT_RUN_NOT_COMPLETED
 
