@@ -136,28 +136,27 @@ def _start_detached(ws: wfnb.Workspace, args, name: str, params: dict, trigger: 
     return EXIT_RUN_NOT_COMPLETED
 
 
-def cmd_run(ws: wfnb.Workspace, args) -> int:
-    params = _params(args.param)
+def _launch(ws: wfnb.Workspace, args, workflow: str, params: dict, trigger: str = "manual",
+            parent: str | None = None) -> int:
+    """Start a run, then follow it to its end (or, with --no-wait, leave it to a child)."""
     if args.no_wait:
-        return _start_detached(ws, args, args.workflow, params, "manual", None)
-    run = ws.start(args.workflow, **params)
+        return _start_detached(ws, args, workflow, params, trigger, parent)
+    run = ws.submit(workflow, params, trigger=trigger, parent_id=parent)
     if not args.json:
-        print(f"run {run.id} of {run.workflow} started", flush=True)
+        origin = f" (rerun of {parent})" if parent else ""
+        print(f"run {run.id} of {run.workflow} started{origin}", flush=True)
     _follow(run, quiet=args.json)
     return _finish(run, args)
+
+
+def cmd_run(ws: wfnb.Workspace, args) -> int:
+    return _launch(ws, args, args.workflow, _params(args.param))
 
 
 def cmd_rerun(ws: wfnb.Workspace, args) -> int:
-    overrides = _params(args.param)
-    if args.no_wait:
-        parent = ws.get_run(args.run_id)
-        return _start_detached(ws, args, parent.workflow, {**parent.params, **overrides},
-                               "rerun", parent.id)
-    run = ws.rerun(args.run_id, **overrides)
-    if not args.json:
-        print(f"run {run.id} of {run.workflow} started (rerun of {args.run_id})", flush=True)
-    _follow(run, quiet=args.json)
-    return _finish(run, args)
+    parent = ws.get_run(args.run_id)
+    return _launch(ws, args, parent.workflow, {**parent.params, **_params(args.param)},
+                   "rerun", parent.id)
 
 
 def cmd_execute(ws: wfnb.Workspace, args) -> int:
