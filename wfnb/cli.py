@@ -70,15 +70,16 @@ def _params(pairs: Sequence[str] | None) -> dict[str, str]:
 
 
 # ---- commands ------------------------------------------------------------------------------
-def _follow(run: wfnb.Run, quiet: bool) -> None:
-    """Print each task's status changes until the run ends."""
+def _follow(ws: wfnb.Workspace, run: wfnb.Run, quiet: bool) -> None:
+    """Print each task's status changes until the run ends or waits for a decision that
+    nobody here will take."""
     seen: dict[str, str] = {}
     while True:
         try:
             run.wait(timeout=0.2)
             finished = True
         except TimeoutError:
-            finished = False
+            finished = run.status == "Waiting for Approval" and run.id not in ws.liveness.live
         if not quiet:
             for task in run.tasks:
                 label = f"{task.step}" + (f" (attempt {task.attempt})" if task.attempt > 1 else "")
@@ -93,6 +94,10 @@ def _follow(run: wfnb.Run, quiet: bool) -> None:
 def _finish(run: wfnb.Run, args) -> int:
     if args.json:
         print(_json({**run.to_dict(), "tasks": [_task_dict(t) for t in run.tasks]}))
+    elif run.status == "Waiting for Approval":
+        steps = ", ".join(t.step for t in run.tasks if t.status.value == run.status)
+        print(f"run {run.id} is Waiting for Approval ({steps}); nothing runs meanwhile. "
+              f"Decide with: wfnb approve {run.id}  or  wfnb reject {run.id}")
     else:
         took = f" in {_seconds(run.duration)}" if run.duration is not None else ""
         print(f"run {run.id} {run.status}{took}" + (f": {run.error}" if run.error else ""))
@@ -145,7 +150,7 @@ def _launch(ws: wfnb.Workspace, args, workflow: str, params: dict, trigger: str 
     if not args.json:
         origin = f" (rerun of {parent})" if parent else ""
         print(f"run {run.id} of {run.workflow} started{origin}", flush=True)
-    _follow(run, quiet=args.json)
+    _follow(ws, run, quiet=args.json)
     return _finish(run, args)
 
 
@@ -157,6 +162,60 @@ def cmd_rerun(ws: wfnb.Workspace, args) -> int:
     parent = ws.get_run(args.run_id)
     return _launch(ws, args, parent.workflow, {**parent.params, **_params(args.param)},
                    "rerun", parent.id)
+
+
+def _decision(ws: wfnb.Workspace, args, kind: str) -> int:
+    if kind == "approve":
+        run = ws.approve(args.run_id, step=args.step, comment=args.comment,
+                         **_params(args.param))
+    else:
+        run = ws.reject(args.run_id, step=args.step, comment=args.comment)
+    print(f"{kind[:-1] if kind.endswith('e') else kind}ed run {run.id} as {ws.user}", flush=True)
+    if run.id not in ws.liveness.live:
+        print("the process that owns the run carries it on")
+        return EXIT_OK
+    print("carrying the run on in this process until it ends or waits again", flush=True)
+    _follow(ws, run, quiet=False)
+    code = _finish(run, args)
+    return EXIT_OK if run.status in ("Completed", "Waiting for Approval", "Rejected") else code
+
+
+def cmd_approve(ws: wfnb.Workspace, args) -> int:
+    return _decision(ws, args, "approve")
+
+
+def cmd_reject(ws: wfnb.Workspace, args) -> int:
+    return _decision(ws, args, "reject")
+
+
+def cmd_approvals(ws: wfnb.Workspace, args) -> int:
+    pending = ws.pending_approvals(workflow=args.workflow)
+    if args.json:
+        print(_json([p.to_dict() for p in pending]))
+    elif pending:
+        rows = [{"run": p.run_id, "workflow": p.workflow, "step": p.step,
+                 "waiting since": p.waiting_since, "deadline": p.deadline,
+                 "approvers": ", ".join(p.approvers) or "anyone with APPROVE",
+                 "description": p.description} for p in pending]
+        print(_table(rows, list(rows[0])))
+    else:
+        print(f"nothing waits for {ws.user}")
+    return EXIT_OK
+
+
+def cmd_resume(ws: wfnb.Workspace, args) -> int:
+    """The background process that carries on a run woken by a deadline or a decision."""
+    def claim(con) -> bool:
+        return bool(con.execute(
+            "UPDATE runs SET owner_id = ? WHERE id = ? AND owner_id IS NULL "
+            "AND status = 'Waiting for Approval' RETURNING id",
+            [ws.liveness.owner_id, args.run_id]).fetchall())
+    if not ws.store.transact(claim):
+        print(f"run {args.run_id} is carried on elsewhere (or has ended)")
+        return EXIT_OK
+    run = ws._resume(args.run_id)
+    _follow(ws, run, quiet=True)
+    return _finish(run, args)
 
 
 def cmd_execute(ws: wfnb.Workspace, args) -> int:
@@ -304,7 +363,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("workflows", cmd_workflows, "list the workspace's workflows")
     json_option(p)
 
+    for name, fn, verb in (("approve", cmd_approve, "approve"), ("reject", cmd_reject,
+                                                                    "reject")):
+        p = command(name, fn, f"{verb} a run's step that waits for approval")
+        p.add_argument("run_id")
+        p.add_argument("--step", help="which step, when several wait")
+        p.add_argument("--comment", "-m")
+        if name == "approve":
+            p.add_argument("-p", "--param", action="append", metavar="FIELD=VALUE",
+                           help="an approver input field")
+        else:
+            p.set_defaults(param=None)
+        json_option(p)
+
+    p = command("approvals", cmd_approvals, "list the approvals waiting for you")
+    p.add_argument("--workflow")
+    json_option(p)
+
     command("init", None, "make the folder a workspace (wfnb.toml and .wfnb/)")
+
+    p = command("_resume", cmd_resume, None)  # carries on a run in the background
+    p.add_argument("run_id")
+    p.set_defaults(json=False)
 
     p = command("_execute", cmd_execute, None)  # the background process of --no-wait
     p.add_argument("workflow")
@@ -329,7 +409,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (Path(root) / "wfnb.toml").exists():
             raise UsageError(f"{Path(root).resolve()} is not a wfnb workspace (no wfnb.toml); "
                              "create one with: wfnb init")
-        ws = wfnb.open(root)
+        # a short command must not run workflows in the foreground: runs it wakes (a deadline
+        # passed, a decision nobody carried on) go on in a background process
+        foreground = args.command in ("approve", "reject", "_resume", "_execute", "run", "rerun")
+        ws = wfnb.open(root, carry_on="thread" if foreground else "detach")
         return args.fn(ws, args)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -15,6 +15,12 @@ class Workspace(Engine):
     """
 
 
-def open(path: str | os.PathLike | None = None, *, user: str | None = None) -> Workspace:  # noqa: A001
-    """Open (creating when absent) the workspace at ``path``: ``$WFNB_WORKSPACE``, else ``.``."""
-    return Workspace(path or os.environ.get("WFNB_WORKSPACE") or ".", user=user)
+def open(path: str | os.PathLike | None = None, *, user: str | None = None,  # noqa: A001
+         carry_on: str = "thread") -> Workspace:
+    """Open (creating when absent) the workspace at ``path``: ``$WFNB_WORKSPACE``, else ``.``.
+
+    ``user`` overrides the current user (``WFNB_USER``, ``JUPYTERHUB_USER``, the OS user);
+    ``carry_on="detach"`` makes runs this process wakes (an approval deadline passed) go on in
+    a background process instead of a thread here, for short-lived scripts."""
+    return Workspace(path or os.environ.get("WFNB_WORKSPACE") or ".", user=user,
+                     carry_on=carry_on)

@@ -5,6 +5,8 @@ import functools
 import getpass
 import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -24,12 +26,25 @@ from .run import Run
 from .runner import RunDriver
 from .states import RUN_TERMINAL, RunStatus
 from .store import Store, rows_of
+from .approvals import Approvals, PendingApproval, decisions_for
+from .auth import Permissions, PermissionDenied
 
 _executors: dict[tuple, Executor] = {}
 _executors_lock = threading.Lock()
 
 
 _parser_lock = threading.Lock()
+
+
+def spawn_resume(root: Path, run_id: str, user: str) -> None:
+    """Carry a run on in a background ``wfnb`` process (for short-lived callers)."""
+    logs = root / ".wfnb" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / f"{run_id}.log", "ab") as log:
+        subprocess.Popen([sys.executable, "-m", "wfnb", "_resume", run_id, "--workspace",
+                          str(root)], stdout=log, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, start_new_session=True,
+                         env={**os.environ, "WFNB_USER": user})
 
 
 @functools.cache
@@ -55,7 +70,7 @@ class Engine:
     """Runs and history of one workspace folder (``wfnb.toml`` + ``.wfnb/``)."""
 
     def __init__(self, root: str | os.PathLike = ".", *, user: str | None = None,
-                 create: bool = True):
+                 create: bool = True, carry_on: str = "thread"):
         self.root = Path(root).resolve()
         self.config = config.load(self.root, create=create)
         self.user = user or current_user()
@@ -64,6 +79,16 @@ class Engine:
         self.artifacts = self.root / ".wfnb" / "artifacts"
         self._loader = Loader(self.config.paths)
         self.executor: Executor = _shared_executor(self.config.executor)  # checks [executor]
+        self.permissions = Permissions.from_config(self.config.raw,
+                                                   self.root / config.FILENAME)
+        self.approvals = Approvals(self)
+        # how a run woken by a deadline (or a decision nobody carried on) is carried on by
+        # this process: "thread" (in the background, the default), or "detach" (a child
+        # process, for short-lived commands)
+        if carry_on not in ("thread", "detach"):
+            raise WfnbError(f"carry_on={carry_on!r} must be 'thread' or 'detach'")
+        self.carry_on = carry_on
+        self.liveness.attach(self)
         self.liveness.reap(force=True)
 
     def __repr__(self) -> str:
@@ -72,9 +97,15 @@ class Engine:
     # ---- workflows ------------------------------------------------------------------------
     def workflows(self) -> list[Workflow]:
         """The workflows defined under the paths of ``wfnb.toml`` (reloaded when files change)."""
+        self._require("LIST_WORKFLOWS", "list workflows")
         return list(self._loader.workflows().values())
 
     def workflow(self, name: str | Workflow) -> Workflow:
+        """One workflow by name; NotFound lists the known ones."""
+        self._require("LIST_WORKFLOWS", f"see workflow {name!r}")
+        return self._workflow(name)
+
+    def _workflow(self, name: str | Workflow) -> Workflow:
         if isinstance(name, Workflow):
             return name.validate()
         found = self._loader.workflows()
@@ -95,14 +126,22 @@ class Engine:
     def rerun(self, run_id: str, /, **overrides: Any) -> Run:
         """Start the workflow of ``run_id`` again with its arguments, updated by ``overrides``;
         the new run records ``run_id`` as its parent. Returns at once, like :meth:`start`."""
-        parent = self.get_run(run_id)
+        parent, _ = self._load(run_id)
         return self.submit(parent.workflow, {**parent.params, **overrides}, trigger="rerun",
                            parent_id=parent.id)
 
     def validate(self, workflow: str | Workflow, /, **params: Any) -> dict[str, Any]:
         """The typed arguments a run would get, or ParamError listing every problem."""
-        wf = self.workflow(workflow)
+        wf = self._runnable(workflow)
         return validate(wf.name, wf.params, params)
+
+    def _runnable(self, workflow: str | Workflow) -> Workflow:
+        wf = self._workflow(workflow)
+        self._require("RUN_WORKFLOW", f"run workflow {wf.name!r}")
+        if not self.permissions.among(self.user, wf.runners):
+            self._deny("RUN_WORKFLOW", f"workflow {wf.name!r} may be run by "
+                                       f"{', '.join(wf.runners or [])}")
+        return wf
 
     @staticmethod
     def new_run_id() -> str:
@@ -114,7 +153,7 @@ class Engine:
                run_id: str | None = None) -> Run:
         """:meth:`start` with every option: how the run was triggered (manual, rerun, api ...),
         its parent run, and its id (for a caller that must know it before the run exists)."""
-        wf = self.workflow(workflow)
+        wf = self._runnable(workflow)
         args = validate(wf.name, wf.params, params or {})
         record = RunRecord(id=run_id or new_run_id(), workflow=wf.name, version=wf.version,
                            params={k: to_jsonable(v) for k, v in args.items()},
@@ -135,10 +174,94 @@ class Engine:
     def _release(self, driver: RunDriver) -> None:
         self.liveness.remove(driver)
 
+    # ---- approvals ------------------------------------------------------------------------
+    def approve(self, run_id: str, /, step: str | None = None, comment: str | None = None,
+                **inputs: Any) -> Run:
+        """Approve the waiting approval step of a run (``step`` when several wait); ``inputs``
+        are the step's approver fields. The run carries on in exactly one process."""
+        return self._decide(run_id, step, "approve", comment, inputs)
+
+    def reject(self, run_id: str, /, step: str | None = None,
+               comment: str | None = None) -> Run:
+        """Reject the waiting approval step: it and the run become Rejected."""
+        return self._decide(run_id, step, "reject", comment, {})
+
+    def pending_approvals(self, workflow: str | None = None) -> list[PendingApproval]:
+        """Approval steps waiting for a decision that the current user may take."""
+        return self.approvals.pending(workflow)
+
+    def _decide(self, run_id: str, step: str | None, decision: str, comment: str | None,
+                inputs: dict[str, Any]) -> Run:
+        step, route = self.approvals.decide(run_id, step, decision, comment, inputs)
+        if route == "here":
+            driver = self.liveness.live.get(run_id)
+            if driver is not None:
+                driver.deliver({"run_id": run_id, "step": step, "decision": decision,
+                                "user": self.user, "comment": comment, "inputs": inputs})
+        elif route == "claimed":
+            return self._resume(run_id)
+        return self._handle_id(run_id)
+
+    def _resume(self, run_id: str) -> Run:
+        """Carry on a run this process has just claimed (its decision is recorded)."""
+        record, tasks = self._load(run_id)
+        record.owner_id = self.liveness.owner_id
+        wf = self._workflow(record.workflow)
+        try:
+            driver = RunDriver.resume(self, wf, record, tasks)
+        except Exception as exc:  # cannot rebuild (workflow changed): the run ends in Error
+            self.store.transact(lambda con: end_run(
+                con, run_id, record.status.value, RunStatus.ERROR,
+                f"could not resume the run: {exc}", None))
+            return self._handle_id(run_id)
+        capture.install()
+        self.liveness.add(driver)
+        driver.start()
+        return Run(self, record, driver)
+
+    def _carry_on(self, run_id: str) -> None:
+        """A run this process claimed while sweeping: resume it here, or in a child process
+        when this one is short-lived (``carry_on = "detach"``)."""
+        if self.carry_on == "detach":
+            self.store.transact(lambda con: con.execute(
+                "UPDATE runs SET owner_id = NULL WHERE id = ? AND owner_id = ?",
+                [run_id, self.liveness.owner_id]))
+            spawn_resume(self.root, run_id, self.user)
+        else:
+            self._resume(run_id)
+
+    def approvals_for(self, run_id: str, steps: list[str]) -> list[dict]:
+        with self.store.connect(read_only=True) as con:
+            return decisions_for(con, run_id, steps)
+
+    def release_run(self, record: RunRecord, parked: list[str]) -> list[dict]:
+        return self.approvals.release(record, parked)
+
+    # ---- permissions ----------------------------------------------------------------------
+    def can(self, capability: str, workflow: str | Workflow | None = None) -> bool:
+        """May the current user do this (for views that hide what is not allowed)?"""
+        if not self.permissions.can(self.user, capability):
+            return False
+        if workflow is not None and capability == "RUN_WORKFLOW":
+            return self.permissions.among(self.user, self._workflow(workflow).runners)
+        return True
+
+    def _require(self, capability: str, what: str) -> None:
+        if not self.permissions.can(self.user, capability):
+            self._deny(capability, what)
+
+    def _deny(self, capability: str, what: str) -> None:
+        """Refuse: write the refusal to the audit trail (and nothing else), then raise."""
+        self.store.put(event={"kind": "denied", "actor": self.user,
+                              "data": json.dumps({"capability": capability, "what": what})})
+        self.store.flush()
+        raise PermissionDenied(self.user, capability, what)
+
     # ---- history --------------------------------------------------------------------------
     def runs(self, workflow: str | None = None, status: str | None = None,
              trigger: str | None = None, limit: int = 50, offset: int = 0) -> list[Run]:
         """Runs newest first, filtered, one page at a time."""
+        self._require("VIEW_RUNS", "list runs")
         where, args = [], []
         if workflow:
             where.append("workflow = ?")
@@ -168,30 +291,40 @@ class Engine:
 
     def get_run(self, run_id: str) -> Run:
         """One run with its tasks; NotFound if there is none with this id."""
+        self._require("VIEW_DETAILS", f"see run {run_id}")
+        return self._handle_id(run_id)
+
+    def _handle_id(self, run_id: str) -> Run:
         driver = self.liveness.live.get(run_id)
         if driver is not None:
             return Run(self, driver.run, driver)
         self.liveness.reap()
+        record, tasks = self._load(run_id)
+        return Run(self, record, tasks=tasks)
+
+    def _load(self, run_id: str) -> tuple[RunRecord, list[TaskRecord]]:
+        """A run and its tasks as stored (no permission check: for the engine's own use)."""
         with self.store.connect(read_only=True) as con:
             rows = rows_of(con.execute("SELECT * FROM runs WHERE id = ?", [run_id]))
             tasks = rows_of(con.execute("SELECT * FROM tasks WHERE run_id = ? ORDER BY seq",
                                         [run_id]))
         if not rows:
             raise NotFound(f"no run with id {run_id!r} in {self.root}")
-        return Run(self, RunRecord.from_row(rows[0]), tasks=[TaskRecord.from_row(t)
-                                                             for t in tasks])
+        return RunRecord.from_row(rows[0]), [TaskRecord.from_row(t) for t in tasks]
 
     def _handle(self, record: RunRecord) -> Run:
         driver = self.liveness.live.get(record.id)
         return Run(self, driver.run, driver) if driver else Run(self, record)
 
-    def _load_tasks(self, run_id: str) -> list[TaskRecord]:
-        rows = self.store.query("SELECT * FROM tasks WHERE run_id = ? ORDER BY seq", [run_id])
-        return [TaskRecord.from_row(r) for r in rows]
-
     def cancel(self, run_id: str, wait: float = 10.0) -> Run:
-        """Cancel a run, wherever it runs; returns it once it has ended (or after ``wait``)."""
+        """Cancel a run, wherever it runs; returns it once it has ended (or after ``wait``).
+        Needs CANCEL_RUN, or RUN_WORKFLOW for a run the user started."""
         driver = self.liveness.live.get(run_id)
+        record = driver.run if driver is not None else self._load(run_id)[0]
+        if not self.permissions.can(self.user, "CANCEL_RUN") and not (
+                record.created_by == self.user and self.permissions.can(self.user,
+                                                                        "RUN_WORKFLOW")):
+            self._deny("CANCEL_RUN", f"cancel run {run_id} (started by {record.created_by})")
         if driver is not None:
             self.store.put(event={"run_id": run_id, "kind": "cancel_requested",
                                   "actor": self.user})
@@ -208,7 +341,7 @@ class Engine:
             if status in RUN_TERMINAL:
                 raise WfnbError(f"run {run_id} has already ended ({status.value}); "
                                 "nothing to cancel")
-            if status == RunStatus.WAITING or not self.liveness.owner_alive(con, owner):
+            if owner is None or not self.liveness.owner_alive(con, owner):
                 end_run(con, run_id, status.value, RunStatus.CANCELLED,
                         f"cancelled by {self.user}", self.user)
                 return
@@ -218,7 +351,7 @@ class Engine:
             con.execute("INSERT INTO events (ts, run_id, kind, actor) VALUES "
                         "(?, ?, 'cancel_requested', ?)", [now, run_id, self.user])
         self.store.transact(request)
-        run = self.get_run(run_id)
+        run = self._handle_id(run_id)
         try:
             return run.wait(wait)
         except TimeoutError:
@@ -229,6 +362,7 @@ class Engine:
 
         Only reading statements run (SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN, PRAGMA):
         nothing can change the history or write files through here."""
+        self._require("VIEW_RUNS", "query the history")
         try:
             with _parser_lock:
                 statements = _parser().extract_statements(query)

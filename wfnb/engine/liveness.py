@@ -19,17 +19,20 @@ import duckdb
 
 from .records import owner_identity, utcnow
 from .states import TASK_ACTIVE, RunStatus, TaskStatus, check_run, check_task
+from .approvals import decisions_for
 from .store import Store
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Engine
     from .runner import RunDriver
 
 STALE_AFTER = 8.0     # seconds without a heartbeat before a remote owner counts as gone
 HUNG_AFTER = 60.0     # ... before a live process on this host counts as hung
 REAP_EVERY = 2.0      # at most this often per process
 BEAT_EVERY = 1.0      # heartbeat at most this often (flushes come more often while busy)
-# runs that an owner process holds; a run Waiting for Approval holds no process
-OWNED = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
+# runs an owner process may hold; a run Waiting for Approval holds one only while other
+# steps of it still run (a released waiting run has no owner and is not lost)
+OWNED = (RunStatus.PENDING.value, RunStatus.RUNNING.value, RunStatus.WAITING.value)
 
 
 def pid_alive(pid: int) -> bool:
@@ -95,6 +98,7 @@ class Liveness:
         self._last_reap = 0.0
         self._last_beat = -BEAT_EVERY
         self.started_at = utcnow()
+        self.engine: "Engine | None" = None   # carries on runs this process claims
         store.add_pre_flush(self._drain)
         store.add_hook(self._hook)
         atexit.register(self.shutdown)
@@ -114,6 +118,11 @@ class Liveness:
         except Exception:  # the reaper of another process will still fix the runs
             pass
 
+    def attach(self, engine: "Engine") -> None:
+        """The engine that resumes runs claimed while sweeping (the first one opened)."""
+        if self.engine is None:
+            self.engine = engine
+
     def add(self, driver: "RunDriver") -> None:
         with self._lock:
             self.live[driver.run.id] = driver
@@ -129,9 +138,12 @@ class Liveness:
             driver.drain_output()
 
     def _hook(self, con: duckdb.DuckDBPyConnection) -> Callable[[], None] | None:
-        """Inside each flush: heartbeat, collect cancel requests, and now and then reap."""
+        """Inside each flush: heartbeat, collect cancel requests and decisions for our runs,
+        and now and then mark lost runs and apply approval deadlines."""
         live = list(self.live)
         requests: list[tuple[str, str]] = []
+        decisions: list[dict] = []
+        claimed: list[str] = []
         if live:
             if time.monotonic() - self._last_beat > BEAT_EVERY:
                 now = utcnow()
@@ -143,14 +155,36 @@ class Liveness:
             requests = con.execute(
                 f"SELECT id, cancel_requested_by FROM runs WHERE id IN ({marks}) "
                 "AND cancel_requested_at IS NOT NULL", live).fetchall()
+            for run_id, driver in list(self.live.items()):
+                if driver.parked:
+                    decisions += decisions_for(con, run_id, driver.parked)
         if time.monotonic() - self._last_reap > REAP_EVERY:
             self._last_reap = time.monotonic()
-            for run_id, status, reason in self._lost(con):
-                end_run(con, run_id, status, RunStatus.ERROR, reason, None)
-        if not requests:
+            claimed = self._sweep(con)
+        if not (requests or decisions or claimed):
             return None
-        return lambda: [self.live[r].request_cancel(by or "unknown")
-                        for r, by in requests if r in self.live]
+
+        def after_commit() -> None:
+            for run_id, by in requests:
+                if run_id in self.live:
+                    self.live[run_id].request_cancel(by or "unknown")
+            for decision in decisions:
+                if decision["run_id"] in self.live:
+                    self.live[decision["run_id"]].deliver(decision)
+            self._carry_on(claimed)
+        return after_commit
+
+    def _sweep(self, con) -> list[str]:
+        """Mark lost runs Error, apply passed approval deadlines, and claim unowned runs
+        holding a decision; returns the runs this process must now carry on."""
+        for run_id, status, reason in self._lost(con):
+            end_run(con, run_id, status, RunStatus.ERROR, reason, None)
+        return self.engine.approvals.sweep(con) if self.engine is not None else []
+
+    def _carry_on(self, claimed: list[str]) -> None:
+        for run_id in claimed:
+            if self.engine is not None and run_id not in self.live:
+                self.engine._carry_on(run_id)
 
     def _lost(self, con) -> list[tuple[str, str, str]]:
         """Runs held by an owner that is gone: (run id, status, reason)."""
@@ -163,7 +197,7 @@ class Liveness:
         stale = utcnow() - dt.timedelta(seconds=STALE_AFTER)
         lost = []
         for run_id, status, owner, host, pid, beat in rows:
-            if owner == self.owner_id:
+            if owner == self.owner_id or (owner is None and status == RunStatus.WAITING.value):
                 continue
             reason = self.owner_gone(owner, host, pid, beat, stale)
             if reason:
@@ -184,19 +218,16 @@ class Liveness:
                     f"{limit:g} s")
         return None
 
-    def reap(self, force: bool = False) -> int:
-        """From a reading process: mark runs of gone owners as Error; how many were marked."""
+    def reap(self, force: bool = False) -> None:
+        """From a reading process (at most every REAP_EVERY s): the same sweep as the
+        writer's, opening the file for writing only when there is something to do."""
         if not force and time.monotonic() - self._last_reap < REAP_EVERY:
-            return 0
+            return
         self._last_reap = time.monotonic()
         with self.store.connect(read_only=True) as con:
-            if not self._lost(con):
-                return 0
-
-        def mark(con) -> int:
-            return sum(end_run(con, r, s, RunStatus.ERROR, why, None)
-                       for r, s, why in self._lost(con))
-        return self.store.transact(mark)
+            if not self._lost(con) and not (self.engine and self.engine.approvals.due(con)):
+                return
+        self._carry_on(self.store.transact(self._sweep))
 
     def owner_alive(self, con, owner_id: str | None) -> bool:
         if owner_id == self.owner_id:

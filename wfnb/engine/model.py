@@ -63,6 +63,15 @@ class Step:
                 names.append(p.name)
         return names, var_kw
 
+    @property
+    def approvers(self) -> list[str]:
+        return list(self.options.get("approvers", ()))
+
+    @property
+    def inputs(self) -> list:
+        """The Params an approver fills in (approval steps)."""
+        return list(self.options.get("inputs", ()))
+
     def fingerprint(self) -> dict:
         try:
             source = inspect.getsource(self.fn) if self.fn else ""
@@ -70,7 +79,9 @@ class Step:
             source = getattr(getattr(self.fn, "__code__", None), "co_code", b"").hex()
         return {"name": self.name, "kind": self.kind, "after": list(self.after),
                 "retries": self.retries, "retry_delay": self.retry_delay,
-                "timeout": self.timeout, "source": source, "options": repr(self.options)}
+                "timeout": self.timeout, "source": source,
+                "options": {k: [p.to_dict() for p in v] if k == "inputs" else v
+                            for k, v in self.options.items()}}
 
 
 class Workflow:
@@ -82,7 +93,8 @@ class Workflow:
     """
 
     def __init__(self, name: str, title: str | None = None, description: str = "",
-                 tags: Iterable[str] = (), params: Iterable[Param] = ()):
+                 tags: Iterable[str] = (), params: Iterable[Param] = (),
+                 runners: Iterable[str] | None = None, approvers: Iterable[str] | None = None):
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w.-]*", name):
             raise WorkflowError(str(name), "the name must start with a letter or '_' and hold "
                                 "only letters, digits, '_', '-' or '.'")
@@ -91,6 +103,9 @@ class Workflow:
         self.description = description
         self.tags = list(tags)
         self.params = list(params)
+        # who may run it / decide its approvals (user or role names); None: anyone allowed
+        self.runners = list(runners) if runners is not None else None
+        self.approvers = list(approvers) if approvers is not None else None
         self.steps: dict[str, Step] = {}
         self.source: str | None = None  # the file it was loaded from
         self._graph: dict = {}           # memoised children/upstream/downstream; reset on change
@@ -129,6 +144,36 @@ class Workflow:
                                description=description or inspect.getdoc(func) or ""))
             return func
         return add(fn) if fn is not None else add
+
+    def approval(self, name: str, *, after: Iterable[str | Callable] = (),
+                 approvers: Iterable[str] = (), timeout: float | str | None = None,
+                 on_timeout: str = "reject", description: str = "",
+                 inputs: Iterable[Param] = ()) -> Step:
+        """Add a human decision: the run waits (holding no thread or process) until one of
+        ``approvers`` (user or role names; empty: anyone who may APPROVE) approves or rejects.
+        Approver ``inputs`` (Params) reach downstream steps as this step's result, with
+        ``approved_by`` and ``comment``. After ``timeout`` the step is decided by
+        ``on_timeout``: "reject", "approve" or "fail"."""
+        if on_timeout not in ("reject", "approve", "fail"):
+            raise WorkflowError(self.name, f"on_timeout={on_timeout!r} must be 'reject', "
+                                "'approve' or 'fail'", step=name)
+        fields = list(inputs)
+        for p in fields:
+            if not isinstance(p, Param):
+                raise WorkflowError(self.name, f"inputs must be Param(...) objects, got {p!r}",
+                                    step=name)
+            for problem in p.problems:
+                raise WorkflowError(self.name, f"input {p.name!r}: {problem}", step=name)
+            if p.name in ("approved_by", "comment"):
+                raise WorkflowError(self.name, f"input {p.name!r} is reserved (the result "
+                                    "carries approved_by and comment)", step=name)
+        if isinstance(approvers, str):
+            approvers = [approvers]
+        return self.add_step(Step(name, None, self._deps(name, after), kind="approval",
+                                  timeout=self._duration(name, "timeout", timeout),
+                                  description=description,
+                                  options={"approvers": list(approvers),
+                                           "on_timeout": on_timeout, "inputs": fields}))
 
     def add_step(self, step: Step) -> Step:
         """Add a step of any kind; names must be unique and distinct from parameter names."""
@@ -282,4 +327,5 @@ class Workflow:
                 "tags": self.tags, "params": [p.to_dict() for p in self.params],
                 "steps": [{"name": s.name, "kind": s.kind, "after": list(s.after),
                            "description": s.description} for s in self.steps.values()],
+                "runners": self.runners, "approvers": self.approvers,
                 "version": self.version, "source": self.source}

@@ -1,12 +1,12 @@
 """``Run``: the handle a user holds on one execution, live or from the history."""
 from __future__ import annotations
 
-import pickle
 import time
 from typing import TYPE_CHECKING, Any
 
 from .errors import StoreError, WfnbError
 from .records import RunRecord, TaskRecord
+from .results import decode_result
 from .states import RUN_TERMINAL, RunStatus
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,7 +53,7 @@ class Run:
             with self._engine.store.records_lock:
                 return list(self._driver.tasks)
         if self._tasks is None:
-            self._tasks = self._engine._load_tasks(self.id)
+            self._tasks = self._engine._load(self.id)[1]
         return list(self._tasks)
 
     def task(self, step: str) -> TaskRecord:
@@ -76,39 +76,41 @@ class Run:
         task = self.task(step)
         if task.status.value != "Completed":
             raise WfnbError(f"step {step!r} of run {self.id} did not complete ({task.status})")
-        if task.result_ref:
-            with open(self._engine.root / task.result_ref, "rb") as fh:
-                data = fh.read()
-            try:
-                return pickle.loads(data)
-            except ModuleNotFoundError:  # a class from a workflow module not imported yet
-                self._engine.workflows()
-                return pickle.loads(data)
-        return task.result
+        return decode_result(task.result, task.result_ref, self._engine.root,
+                             self._engine.workflows)
 
     # ---- actions --------------------------------------------------------------------------
     def refresh(self) -> "Run":
-        if self._driver is None:
-            fresh = self._engine.get_run(self.id)
-            self._record, self._tasks = fresh._record, None
+        """Bring a snapshot up to date (a run driven in this process is always current)."""
+        driver = self._engine.liveness.live.get(self.id)
+        if driver is not None:  # e.g. resumed here after an approval
+            self._driver = driver
+        elif self._driver is None or self._driver.done.is_set():
+            self._record, self._tasks = self._engine._load(self.id)
+            self._driver = None
         return self
 
     def wait(self, timeout: float | None = None) -> "Run":
         """Block until the run has ended and that is in the history; TimeoutError if it has
-        not ended within ``timeout`` seconds."""
+        not ended within ``timeout`` seconds. A run waiting for approval is waited for too."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        if self._driver is not None:
-            if not self._driver.done.wait(timeout):
+        while True:
+            driver = self._driver
+            if driver is not None and not driver.done.is_set():
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                driver.done.wait(left)
+            if driver is not None and driver.done.is_set():
+                if driver.flush_error is not None:
+                    raise StoreError(f"run {self.id} ended {self.status}, but that could not "
+                                     f"be written to the history: {driver.flush_error}")
+                if driver.run.status in RUN_TERMINAL:
+                    return self
+            if self.refresh().done:
+                return self
+            if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"run {self.id} still {self.status} after {timeout} s")
-            if self._driver.flush_error is not None:
-                raise StoreError(f"run {self.id} ended {self.status}, but that could not be "
-                                 f"written to the history: {self._driver.flush_error}")
-            return self
-        while not self.refresh().done:
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"run {self.id} still {self.status} after {timeout} s")
-            time.sleep(0.1)  # polling the history of another process's run
-        return self
+            if self._driver is None or self._driver.done.is_set():
+                time.sleep(0.1)  # polling the history: another process (or nobody) has it
 
     def cancel(self) -> "Run":
         return self._engine.cancel(self.id)

@@ -4,22 +4,26 @@ One driver thread per live run decides every status change of the run and its ta
 the state machine); executor workers only run step bodies and report back on a queue. Each
 change is queued to the store's writer; the terminal status is made durable before ``done``
 is set, so ``Run.wait()`` returns only once the history says how the run ended.
+
+An approval step parks the run: when nothing else is running, the driver gives the run up
+(no owner, state and results in the store) and its thread ends. Whoever records the decision
+later claims the run and starts a driver that resumes it from the store (:meth:`resume`).
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
-import pickle
 import queue
 import threading
 import time
 import traceback
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .capture import Sink, capture
 from .context import RunContext
 from .model import Workflow
 from .records import RunRecord, TaskRecord, utcnow
+from .results import Inputs, decode_result, encode_result
 from .states import RunStatus as R, TaskStatus as T, check_run, check_task, TASK_TERMINAL
 from .steps import STEP_KINDS
 
@@ -27,63 +31,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine
 
 
-class Inputs:
-    """What a step may receive by name: the run's params and the results of its upstream steps
-    (looked up on demand, so a long chain does not copy every result into every step)."""
-
-    def __init__(self, params: dict, results: dict, workflow: Workflow, step: str):
-        self.params, self.results, self.workflow, self.step = params, results, workflow, step
-
-    def pick(self, names: list[str]) -> dict[str, Any]:
-        out = {}
-        for name in names:
-            if name in self.params:
-                out[name] = self.params[name]
-            elif name in self.results:
-                out[name] = self.results[name]
-        return out
-
-    def everything(self) -> dict[str, Any]:
-        out = dict(self.params)
-        for up in self.workflow.upstream(self.step):
-            out[up] = self.results.get(up)
-        return out
-
-
-def encode_result(value: Any, root: Path, folder: Path, name: str) -> tuple[Any, str | None]:
-    """A JSON-able result is stored as is; anything else is pickled to an artifact file (its
-    path kept relative to the workspace ``root``) and the task keeps a small description."""
-    if value is None:
-        return None, None
-    try:
-        json.dumps(value, allow_nan=False)
-        return value, None
-    except (TypeError, ValueError):
-        pass
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.pkl"
-    ref = str(path.relative_to(root))
-    summary = {"$artifact": ref, "type": type(value).__qualname__,
-               "repr": repr(value)[:300]}
-    try:
-        with open(path, "wb") as fh:
-            pickle.dump(value, fh)
-    except Exception as exc:  # unpicklable: keep what can be shown
-        summary.update({"$artifact": None, "note": f"not stored: {exc}"})
-        return summary, None
-    return summary, ref
-
-
 class RunDriver:
-    """Owns one live run in this process, from Pending to its terminal status."""
+    """Owns one live run in this process: from Pending (or from a stored, decided approval) to
+    its terminal status, or until it waits for a human with nothing else to do."""
 
     def __init__(self, engine: "Engine", workflow: Workflow, record: RunRecord,
-                 args: dict[str, Any]):
+                 args: dict[str, Any], tasks: list[TaskRecord] | None = None):
         self.engine, self.store = engine, engine.store
         self.wf, self.run, self.args = workflow, record, args
-        self.tasks: list[TaskRecord] = []
+        self.tasks: list[TaskRecord] = list(tasks or [])
         self.results: dict[str, Any] = {}
         self.done = threading.Event()
+        self.released = False        # gave the run up while it waits for a decision
         self.flush_error: Exception | None = None
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._stop: tuple[R, str, str | None] | None = None   # (status, reason, actor)
@@ -91,10 +50,38 @@ class RunDriver:
         self._running: dict[str, tuple[TaskRecord, threading.Event]] = {}
         self._deadlines: dict[str, float] = {}   # step -> when its running attempt times out
         self._delayed: list[tuple[float, str, int]] = []   # (when, step, attempt) of retries
+        self._parked: dict[str, TaskRecord] = {}  # approval steps waiting for a decision
         self._failed_steps: list[str] = []
+        self._rejected_steps: list[str] = []
         self._finished_steps: set[str] = set()
         self._thread = threading.Thread(target=self._drive, daemon=True,
                                         name=f"wfnb-run-{record.id}")
+
+    @classmethod
+    def resume(cls, engine: "Engine", workflow: Workflow, record: RunRecord,
+               tasks: list[TaskRecord]) -> "RunDriver":
+        """A driver for a stored run that waits for approval, rebuilt from the history."""
+        from .params import validate
+        driver = cls(engine, workflow, record, validate(workflow.name, workflow.params,
+                                                        record.params), tasks)
+        latest: dict[str, TaskRecord] = {}
+        for task in driver.tasks:
+            latest[task.step] = task
+        for step, task in latest.items():
+            if step != "Start" and step not in workflow.steps:
+                raise RuntimeError(f"step {step!r} of this run is no longer in the workflow")
+            if task.status == T.COMPLETED and step != "Start":
+                driver.results[step] = decode_result(task.result, task.result_ref, engine.root,
+                                                     engine.workflows)
+            if task.status == T.WAITING:
+                driver._parked[step] = task
+            elif task.status in TASK_TERMINAL:
+                driver._finished_steps.add(step)
+                if task.status in (T.FAILED, T.ERROR):
+                    driver._failed_steps.append(step)
+                elif task.status == T.REJECTED:
+                    driver._rejected_steps.append(step)
+        return driver
 
     # ---- requests from other threads -----------------------------------------------------
     def start(self) -> None:
@@ -109,6 +96,14 @@ class RunDriver:
         if self._stop is None:
             self._stop = (status, reason, actor)
             self._inbox.put(("stop",))
+
+    def deliver(self, decision: dict) -> None:
+        """A recorded approval decision for one of this run's parked steps."""
+        self._inbox.put(("decision", decision))
+
+    @property
+    def parked(self) -> list[str]:
+        return list(self._parked)
 
     # ---- status changes (the only places that set a status) ------------------------------
     def _set_run(self, status: R, actor: str | None = None, **changes: Any) -> None:
@@ -168,48 +163,71 @@ class RunDriver:
                 self.done.set()
 
     def _loop(self) -> None:
-        wf, now = self.wf, utcnow()
-        start = self._new_task("Start", "start", inputs=self.run.params, started_at=now)
-        self._set_run(R.RUNNING, started_at=now)
-        self._set_task(start, T.RUNNING)
-        self._set_task(start, T.COMPLETED, ended_at=utcnow(), result=self.run.params)
-        children = wf.children()
-        waiting = {name: set(step.after) for name, step in wf.steps.items()}
-        for name in wf.order():
-            if not waiting[name]:
-                self._submit(name, 1)
-        while self._running or self._delayed:
+        if not self.tasks:
+            now = utcnow()
+            start = self._new_task("Start", "start", inputs=self.run.params, started_at=now)
+            self._set_run(R.RUNNING, started_at=now)
+            self._set_task(start, T.RUNNING)
+            self._set_task(start, T.COMPLETED, ended_at=utcnow(), result=self.run.params)
+        else:  # resumed: the decision that woke the run is in the store
+            for decision in self.engine.approvals_for(self.run.id, self.parked):
+                self._decide(decision)
+        self._schedule_ready()
+        while True:
             if self._stop is not None:
                 break
+            if not self._running and not self._delayed:
+                if not self._parked or not self._give_up_run():
+                    break
+                if self.released:
+                    return
             msg = self._next_message()
-            if msg is None or msg[0] != "done":
+            if msg is None:
                 continue
-            _, task, outcome = msg
-            if self._running.get(task.step, (None,))[0] is not task:
-                continue  # a late answer from an attempt already timed out or cancelled
-            del self._running[task.step]
-            self._deadlines.pop(task.step, None)
-            if outcome[0] != "ok":
-                self._fail(task, outcome[1], outcome[2])
-                continue
-            self.results[task.step] = outcome[1]
-            self._set_task(task, T.COMPLETED, ended_at=utcnow(), result=outcome[2],
-                           result_ref=outcome[3])
-            for child in children[task.step]:
-                waiting[child].discard(task.step)
-                if not waiting[child] and not self._blocked(child):
-                    self._submit(child, 1)
+            if msg[0] == "decision":
+                self._decide(msg[1])
+            elif msg[0] == "done":
+                self._done(msg[1], msg[2])
         if self._stop is not None:
             self._abort(*self._stop)
         elif self._failed_steps:
             first = self._failed_steps[0]
             error = next(t.error for t in reversed(self.tasks) if t.step == first)
             self._finish(R.FAILED, f"step {first!r} failed: {error}")
+        elif self._rejected_steps:
+            first = self._rejected_steps[0]
+            error = next(t.error for t in reversed(self.tasks) if t.step == first)
+            self._finish(R.REJECTED, f"step {first!r} {error}")
         else:
             self._finish(R.COMPLETED, None)
 
+    def _schedule_ready(self, steps: list[str] | None = None) -> None:
+        """Submit every step (of ``steps``, default all) whose dependencies are complete and
+        that has no task yet."""
+        scheduled = {t.step for t in self.tasks}
+        done = {t.step for t in self.tasks if t.status == T.COMPLETED}
+        for name in steps if steps is not None else self.wf.order():
+            step = self.wf.steps[name]
+            if name not in scheduled and all(d in done for d in step.after) \
+                    and not self._blocked(name):
+                self._submit(name, 1)
+
+    def _done(self, task: TaskRecord, outcome: tuple) -> None:
+        if self._running.get(task.step, (None,))[0] is not task:
+            return  # a late answer from an attempt already timed out or cancelled
+        del self._running[task.step]
+        self._deadlines.pop(task.step, None)
+        if outcome[0] != "ok":
+            self._fail(task, outcome[1], outcome[2])
+            return
+        self.results[task.step] = outcome[1]
+        self._set_task(task, T.COMPLETED, ended_at=utcnow(), result=outcome[2],
+                       result_ref=outcome[3])
+        self._schedule_ready(self.wf.children()[task.step])
+
     def _next_message(self):
-        """Wait for a worker's report or a cancel; on a timeout or a due retry, act on it."""
+        """Wait for a worker's report, a decision or a cancel; on a timeout or a due retry,
+        act on it."""
         if not self._deadlines and not self._delayed:
             return self._inbox.get()  # the common case: nothing can time out
         now = time.monotonic()
@@ -231,10 +249,11 @@ class RunDriver:
         return None
 
     def _blocked(self, step: str) -> bool:
-        if not self._failed_steps:
+        stopped = self._failed_steps + self._rejected_steps
+        if not stopped:
             return False
         upstream = self.wf.upstream(step)
-        return any(f in upstream for f in self._failed_steps)
+        return any(f in upstream for f in stopped)
 
     def _fail(self, task: TaskRecord, error: str, tb: str) -> None:
         step = self.wf.steps[task.step]
@@ -244,16 +263,21 @@ class RunDriver:
                                   task.attempt + 1))
             return
         self._failed_steps.append(task.step)
-        downstream = self.wf.downstream(task.step)
+        self._skip_downstream(task.step)
+
+    def _skip_downstream(self, step: str) -> None:
+        downstream = self.wf.downstream(step)
         scheduled = {t.step for t in self.tasks}
         for name in self.wf.order():
             if name in downstream and name not in scheduled:
                 skipped = self._new_task(name, self.wf.steps[name].kind)
                 self._set_task(skipped, T.SKIPPED, ended_at=utcnow(),
-                               error=f"upstream step {task.step!r} did not complete")
+                               error=f"upstream step {step!r} did not complete")
 
     def _submit(self, name: str, attempt: int) -> None:
         step = self.wf.steps[name]
+        if step.kind == "approval":
+            return self._park(step)
         task = self._new_task(name, step.kind, attempt)
         cancel = threading.Event()
         if self._stop is not None:
@@ -285,6 +309,62 @@ class RunDriver:
             outcome = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc())
         self._inbox.put(("done", task, outcome))
 
+    # ---- approvals -----------------------------------------------------------------------
+    def _park(self, step) -> None:
+        """An approval step is reached: its task and the run wait for a decision."""
+        now = utcnow()
+        approvers = step.approvers or (self.wf.approvers or [])
+        deadline = now + dt.timedelta(seconds=step.timeout) if step.timeout else None
+        task = self._new_task(step.name, "approval", inputs={
+            "approvers": approvers, "description": step.description,
+            "on_timeout": step.options.get("on_timeout", "reject"),
+            "deadline": deadline.isoformat() if deadline else None,
+            "fields": [p.to_dict() for p in step.inputs]}, started_at=now)
+        self._set_task(task, T.RUNNING)
+        self._set_task(task, T.WAITING)
+        self._parked[step.name] = task
+        if self.run.status == R.RUNNING:
+            self._set_run(R.WAITING)
+
+    def _decide(self, decision: dict) -> None:
+        """Apply a recorded decision to its parked step."""
+        task = self._parked.pop(decision["step"], None)
+        if task is None:
+            return  # already applied (the hook and the release check can both bring it)
+        who, comment = decision["user"], decision.get("comment")
+        kind = decision["decision"]
+        if kind == "approve":
+            result = {**(decision.get("inputs") or {}), "approved_by": who, "comment": comment}
+            self.results[task.step] = result
+            self._set_task(task, T.COMPLETED, ended_at=utcnow(), result=result)
+        elif kind == "reject":
+            because = f": {comment}" if comment else ""
+            self._set_task(task, T.REJECTED, ended_at=utcnow(),
+                           error=f"was rejected by {who}{because}")
+            self._rejected_steps.append(task.step)
+            self._skip_downstream(task.step)
+        else:  # "fail": the approval timed out with on_timeout="fail"
+            self._set_task(task, T.FAILED, ended_at=utcnow(), error=comment or "no decision")
+            self._failed_steps.append(task.step)
+            self._skip_downstream(task.step)
+        if not self._parked and self.run.status == R.WAITING:
+            self._set_run(R.RUNNING)
+        if kind == "approve":
+            self._schedule_ready(self.wf.children()[task.step])
+
+    def _give_up_run(self) -> bool:
+        """Nothing runs and only decisions are awaited: hand the run back to the store.
+        Returns False if a decision arrived meanwhile (then the driver carries on)."""
+        self.drain_output()
+        self.store.flush()
+        decisions = self.engine.release_run(self.run, self.parked)
+        if decisions:
+            for decision in decisions:
+                self._decide(decision)
+            return False
+        self.released = True
+        return True
+
     # ---- endings -------------------------------------------------------------------------
     def _abort(self, status: R, error: str, actor: str | None = None,
                tb: str | None = None) -> None:
@@ -294,6 +374,7 @@ class RunDriver:
             cancel.set()
         self._running.clear()
         self._deadlines.clear()
+        self._parked.clear()
         for task in self.tasks:
             if task.status not in TASK_TERMINAL:
                 self._set_task(task, task_status, ended_at=utcnow(), error=error,

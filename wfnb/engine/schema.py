@@ -77,6 +77,10 @@ MIGRATIONS: list[str] = [
         heartbeat_at TIMESTAMP
     );
     """,
+    # 2: one decision per approval step, enforced by the store as well as by the engine
+    """
+    CREATE UNIQUE INDEX approvals_once ON approvals (run_id, step);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -32,4 +32,13 @@ class PythonStep(StepKind):
         return step.fn(**kwargs)
 
 
-STEP_KINDS: dict[str, StepKind] = {k.kind: k for k in (PythonStep(),)}
+class ApprovalStep(StepKind):
+    """A human decision: never executed by a worker; the runner parks it until decided."""
+
+    kind = "approval"
+
+    def execute(self, step: Step, ctx: RunContext, inputs: "Inputs") -> Any:
+        raise RuntimeError("approval steps are decided, not executed")
+
+
+STEP_KINDS: dict[str, StepKind] = {k.kind: k for k in (PythonStep(), ApprovalStep())}

@@ -1,0 +1,251 @@
+"""Approval decisions: recorded once, by someone allowed, from any process; the run carries on
+in exactly one process.
+
+A decision is a row of ``approvals`` (unique per run and step) written in one transaction with
+its checks. Who applies it: the live process that owns the run (its writer's flush hook reads
+decisions for its parked steps), or, for a run nobody owns (a released waiting run), the
+process that recorded it, which claims the run in that same transaction and resumes it.
+Deadlines are applied by whichever process sweeps first, even long after they passed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from .auth import PermissionDenied
+from .errors import NotFound, WfnbError
+from .params import validate
+from .records import RunRecord, TaskRecord, dumps, loads, utcnow
+from .states import RUN_TERMINAL, RunStatus, TaskStatus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Engine
+
+WAITING = TaskStatus.WAITING.value
+DECISIONS = {"approve": "approved", "reject": "rejected", "fail": "failed"}
+TIMEOUT_USER = "wfnb (timeout)"
+
+
+class DecisionError(WfnbError):
+    """A decision that cannot be taken: not waiting, already decided, several steps wait ..."""
+
+
+@dataclass
+class PendingApproval:
+    """One approval step waiting for a decision."""
+
+    run_id: str
+    workflow: str
+    step: str
+    description: str
+    approvers: list[str]
+    fields: list[dict]
+    waiting_since: dt.datetime | None
+    deadline: dt.datetime | None
+    on_timeout: str
+    started_by: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _decision_row(row: tuple) -> dict:
+    run_id, step, decision, user, comment, inputs, decided_at = row
+    return {"run_id": run_id, "step": step, "decision": decision, "user": user,
+            "comment": comment, "inputs": loads(inputs) or {}, "decided_at": decided_at}
+
+
+def decisions_for(con: duckdb.DuckDBPyConnection, run_id: str,
+                  steps: list[str]) -> list[dict]:
+    """Recorded decisions for some steps of a run."""
+    if not steps:
+        return []
+    marks = ", ".join("?" * len(steps))
+    rows = con.execute('SELECT run_id, step, decision, "user", comment, inputs, decided_at '
+                       f"FROM approvals WHERE run_id = ? AND step IN ({marks})",
+                       [run_id, *steps]).fetchall()
+    return [_decision_row(r) for r in rows]
+
+
+def record(con: duckdb.DuckDBPyConnection, run_id: str, step: str, decision: str, user: str,
+           comment: str | None, inputs: dict | None) -> dict:
+    """Insert a decision and its audit event; the caller checked the step is waiting."""
+    now = utcnow()
+    done = con.execute('SELECT "user", decision, decided_at FROM approvals '
+                       "WHERE run_id = ? AND step = ?", [run_id, step]).fetchone()
+    if done:
+        raise DecisionError(f"step {step!r} of run {run_id} was already "
+                            f"{DECISIONS.get(done[1], done[1])} by {done[0]} at "
+                            f"{done[2]:%Y-%m-%d %H:%M:%S} UTC")
+    con.execute('INSERT INTO approvals (run_id, step, decision, "user", comment, inputs, '
+                "decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [run_id, step, decision, user, comment, dumps(inputs or {}), now])
+    con.execute("INSERT INTO events (ts, run_id, kind, status, actor, data) VALUES "
+                "(?, ?, 'approval', ?, ?, ?)",
+                [now, run_id, decision, user, json.dumps({"step": step, "comment": comment})])
+    return {"run_id": run_id, "step": step, "decision": decision, "user": user,
+            "comment": comment, "inputs": inputs or {}, "decided_at": now}
+
+
+class Approvals:
+    """The engine's approval operations (``ws.approve``, ``ws.reject``, pending lists)."""
+
+    def __init__(self, engine: "Engine"):
+        self.engine = engine
+
+    # ---- deciding ------------------------------------------------------------------------
+    def decide(self, run_id: str, step: str | None, decision: str, comment: str | None,
+               inputs: dict[str, Any]) -> tuple[str, str]:
+        """Record a decision; returns (step, what happens next: 'owner' | 'here' | 'claimed')."""
+        eng = self.engine
+        record_, tasks = eng._load(run_id)
+        waiting = [t for t in tasks if t.status == TaskStatus.WAITING]
+        if not waiting or (step is not None and step not in [t.step for t in waiting]):
+            with eng.store.connect(read_only=True) as con:
+                taken = decisions_for(con, run_id, [step] if step else
+                                      [t.step for t in tasks if t.kind == "approval"])
+            if taken:
+                d = taken[0]
+                raise DecisionError(f"step {d['step']!r} of run {run_id} was already "
+                                    f"{DECISIONS[d['decision']]} by {d['user']} at "
+                                    f"{d['decided_at']:%Y-%m-%d %H:%M:%S} UTC")
+        step = self._pick_step(record_, waiting, step)
+        task = next(t for t in waiting if t.step == step)
+        info = task.inputs or {}
+        eng._require("APPROVE", f"decide step {step!r} of run {run_id}")
+        if not eng.permissions.among(eng.user, info.get("approvers")):
+            eng._deny("APPROVE", f"step {step!r} of run {run_id} is for "
+                                 f"{', '.join(info.get('approvers') or [])}")
+        values: dict[str, Any] = {}
+        if decision == "approve":
+            wf = eng._workflow(record_.workflow)
+            fields = wf.steps[step].inputs if step in wf.steps else []
+            values = {k: v for k, v in validate(f"{wf.name}.{step}", fields, inputs).items()}
+            values = json.loads(dumps(values))  # dates as ISO text, as stored
+        elif inputs:
+            raise DecisionError(f"inputs ({', '.join(inputs)}) go with an approval, "
+                                "not with a rejection")
+        return step, eng.store.transact(
+            lambda con: self._record_and_route(con, run_id, step, task.id, decision,
+                                               eng.user, comment, values))
+
+    @staticmethod
+    def _pick_step(record_: RunRecord, waiting: list[TaskRecord], step: str | None) -> str:
+        names = [t.step for t in waiting]
+        if step is None:
+            if len(names) == 1:
+                return names[0]
+            if not names:
+                raise DecisionError(f"run {record_.id} has no step waiting for approval "
+                                    f"(it is {record_.status.value})")
+            raise DecisionError(f"several steps of run {record_.id} wait for approval "
+                                f"({', '.join(names)}): say which one with step=")
+        if step not in names:
+            raise DecisionError(f"step {step!r} of run {record_.id} is not waiting for approval"
+                                f" (waiting: {', '.join(names) or 'none'})")
+        return step
+
+    def _record_and_route(self, con, run_id: str, step: str, task_id: str, decision: str,
+                          user: str, comment: str | None, values: dict) -> str:
+        """In one transaction: re-check, record, and decide who carries the run on."""
+        row = con.execute("SELECT status, owner_id FROM runs WHERE id = ?", [run_id]).fetchone()
+        status = con.execute("SELECT status FROM tasks WHERE id = ?", [task_id]).fetchone()
+        if row is None or RunStatus(row[0]) in RUN_TERMINAL or status is None \
+                or status[0] != WAITING:
+            now = status[0] if status else "gone"
+            raise DecisionError(f"step {step!r} of run {run_id} is not waiting for approval "
+                                f"(it is {now})")
+        record(con, run_id, step, decision, user, comment, values)
+        return self._route(con, run_id, row[1])
+
+    def _route(self, con, run_id: str, owner: str | None) -> str:
+        live = self.engine.liveness
+        if owner == live.owner_id:
+            return "here"
+        if owner is not None and live.owner_alive(con, owner):
+            return "owner"
+        con.execute("UPDATE runs SET owner_id = ? WHERE id = ?", [live.owner_id, run_id])
+        return "claimed"
+
+    # ---- releasing and resuming ----------------------------------------------------------
+    def release(self, record_: RunRecord, parked: list[str]) -> list[dict]:
+        """Give a waiting run up, unless a decision for it is already recorded."""
+        def give_up(con) -> list[dict]:
+            found = decisions_for(con, record_.id, parked)
+            if not found:
+                con.execute("UPDATE runs SET owner_id = NULL WHERE id = ? AND owner_id = ?",
+                            [record_.id, record_.owner_id])
+            return found
+        found = self.engine.store.transact(give_up)
+        if not found:
+            with self.engine.store.records_lock:
+                record_.owner_id = None
+        return found
+
+    # ---- deadlines and stranded decisions (any process, on open and while polling) -------
+    @staticmethod
+    def _waiting(con) -> list[tuple]:
+        """Waiting approval tasks: (run, step, inputs, owner, decision or None, expired)."""
+        now = utcnow()
+        rows = con.execute(
+            "SELECT t.run_id, t.step, t.inputs, r.owner_id, a.decision FROM tasks t "
+            "JOIN runs r ON r.id = t.run_id LEFT JOIN approvals a "
+            "ON a.run_id = t.run_id AND a.step = t.step WHERE t.status = ?",
+            [WAITING]).fetchall()
+        out = []
+        for run_id, step, inputs, owner, decided in rows:
+            info = loads(inputs) or {}
+            deadline = info.get("deadline")
+            expired = bool(deadline) and dt.datetime.fromisoformat(deadline) <= now
+            out.append((run_id, step, info, owner, decided, expired))
+        return out
+
+    def due(self, con) -> bool:
+        """Is there a passed deadline, or a decision nobody carries on? (read-only check)"""
+        return any((decided is None and expired) or (decided is not None and owner is None)
+                   for _, _, _, owner, decided, expired in self._waiting(con))
+
+    def sweep(self, con) -> list[str]:
+        """Apply passed deadlines and claim unowned runs holding an unapplied decision;
+        returns the ids of runs this process must resume after the commit."""
+        claimed: list[str] = []
+        for run_id, step, info, owner, decided, expired in self._waiting(con):
+            if decided is None and expired:
+                timeout = dt.datetime.fromisoformat(info["deadline"])
+                record(con, run_id, step, info.get("on_timeout", "reject"), TIMEOUT_USER,
+                       f"no decision by the deadline ({timeout:%Y-%m-%d %H:%M:%S} UTC)", {})
+                decided = True
+            if decided is not None and run_id not in claimed:
+                if self._route(con, run_id, owner) == "claimed":
+                    claimed.append(run_id)
+        return claimed
+
+    # ---- listing -------------------------------------------------------------------------
+    def pending(self, workflow: str | None = None) -> list[PendingApproval]:
+        eng = self.engine
+        eng._require("APPROVE", "list pending approvals")
+        rows = eng.store.query(
+            "SELECT t.run_id, t.step, t.inputs, t.started_at, r.workflow, r.created_by "
+            "FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.status = ? "
+            "ORDER BY t.started_at", [WAITING])
+        out = []
+        for row in rows:
+            info = loads(row["inputs"]) or {}
+            if workflow and row["workflow"] != workflow:
+                continue
+            if not eng.permissions.among(eng.user, info.get("approvers")):
+                continue
+            deadline = info.get("deadline")
+            out.append(PendingApproval(
+                row["run_id"], row["workflow"], row["step"], info.get("description", ""),
+                info.get("approvers") or [], info.get("fields") or [], row["started_at"],
+                dt.datetime.fromisoformat(deadline) if deadline else None,
+                info.get("on_timeout", "reject"), row["created_by"]))
+        return out
+
+
+__all__ = ["Approvals", "DecisionError", "PendingApproval", "PermissionDenied", "NotFound"]

@@ -1,0 +1,73 @@
+"""Step results: what a step may receive (``Inputs``) and how a result is stored: JSON-able
+values in the history, anything else pickled to an artifact file."""
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any, Callable
+
+from .model import Workflow
+
+
+class Inputs:
+    """What a step may receive by name: the run's params and the results of its upstream steps
+    (looked up on demand, so a long chain does not copy every result into every step)."""
+
+    def __init__(self, params: dict, results: dict, workflow: Workflow, step: str):
+        self.params, self.results, self.workflow, self.step = params, results, workflow, step
+
+    def pick(self, names: list[str]) -> dict[str, Any]:
+        out = {}
+        for name in names:
+            if name in self.params:
+                out[name] = self.params[name]
+            elif name in self.results:
+                out[name] = self.results[name]
+        return out
+
+    def everything(self) -> dict[str, Any]:
+        out = dict(self.params)
+        for up in self.workflow.upstream(self.step):
+            out[up] = self.results.get(up)
+        return out
+
+
+def encode_result(value: Any, root: Path, folder: Path, name: str) -> tuple[Any, str | None]:
+    """A JSON-able result is stored as is; anything else is pickled to an artifact file (its
+    path kept relative to the workspace ``root``) and the task keeps a small description."""
+    if value is None:
+        return None, None
+    try:
+        json.dumps(value, allow_nan=False)
+        return value, None
+    except (TypeError, ValueError):
+        pass
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.pkl"
+    ref = str(path.relative_to(root))
+    summary = {"$artifact": ref, "type": type(value).__qualname__,
+               "repr": repr(value)[:300]}
+    try:
+        with open(path, "wb") as fh:
+            pickle.dump(value, fh)
+    except Exception as exc:  # unpicklable: keep what can be shown
+        summary.update({"$artifact": None, "note": f"not stored: {exc}"})
+        return summary, None
+    return summary, ref
+
+
+def decode_result(stored: Any, ref: str | None, root: Path,
+                  load_modules: Callable[[], Any] | None = None) -> Any:
+    """The value a task returned: its stored JSON, or its artifact unpickled. A class defined
+    in a workflow module needs that module: ``load_modules`` imports them on demand."""
+    if not ref:
+        return stored
+    data = (root / ref).read_bytes()
+    try:
+        return pickle.loads(data)
+    except ModuleNotFoundError:
+        if load_modules is None:
+            raise
+        load_modules()
+        return pickle.loads(data)
