@@ -1,0 +1,209 @@
+"""Approval steps through the real engine, across real processes."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import wfnb
+from tests.conftest import cli_env, poll
+from wfnb import Param, Workflow
+from wfnb.engine.approvals import DecisionError
+from wfnb.engine.records import utcnow
+
+
+def waiting(ws, run_id):
+    rows = ws.sql(f"select status, owner_id from runs where id = '{run_id}'")
+    return len(rows) and rows["status"][0] == "Waiting for Approval" and rows["owner_id"][0] is None
+
+
+def start_waiting(ws, **params):
+    run = ws.start("expense_approval", **{"employee": "ana", "amount": 120.0, **params})
+    poll(lambda: waiting(ws, run.id), what="the run to wait, released")
+    return run
+
+
+def spawn(code: str, **env) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=cli_env(**env),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wfnb_cli(ws, *args, **env):
+    return subprocess.run([sys.executable, "-m", "wfnb", *args, "--workspace", str(ws.root)],
+                          env=cli_env(**env), capture_output=True, text=True, timeout=120)
+
+
+def test_a_waiting_run_holds_no_thread_and_approval_inputs_reach_downstream(ws):
+    run = start_waiting(ws)
+    assert run.id not in ws.liveness.live  # released: no driver thread, no owner
+    assert {t.step: t.status.value for t in run.refresh().tasks} == {
+        "Start": "Completed", "check": "Completed", "sign_off": "Waiting for Approval"}
+    assert run.progress == 0.5
+    done = ws.approve(run.id, comment="receipts fine", cost_centre="OPS").wait(30)
+    assert done.status == "Completed"
+    assert done.result("payout") == {"paid": 120.0, "to": "ana", "cost_centre": "OPS",
+                                     "approved_by": "tester"}
+    rows = ws.sql("select step, decision, \"user\", comment, inputs->>'cost_centre' cc "
+                  "from approvals").to_dict("records")
+    assert rows == [{"step": "sign_off", "decision": "approve", "user": "tester",
+                     "comment": "receipts fine", "cc": "OPS"}]
+    statuses = ws.sql(f"select status from events where run_id = '{run.id}' and kind = 'run' "
+                      "order by seq")["status"].tolist()
+    assert statuses == ["Pending", "Running", "Waiting for Approval", "Running", "Completed"]
+
+
+def test_reject_skips_downstream_and_rejects_the_run(ws):
+    run = start_waiting(ws)
+    done = ws.reject(run.id, comment="no receipt").wait(30)
+    assert done.status == "Rejected"
+    assert done.error == "step 'sign_off' was rejected by tester: no receipt"
+    assert {t.step: t.status.value for t in done.tasks} == {
+        "Start": "Completed", "check": "Completed", "sign_off": "Rejected", "payout": "Skipped"}
+
+
+def test_bad_and_second_decisions_are_refused_and_change_nothing(ws):
+    run = start_waiting(ws)
+    with pytest.raises(wfnb.ParamError) as err:
+        ws.approve(run.id, cost_centre="MARKETING", extra=1)
+    assert set(err.value.errors) == {"cost_centre", "extra"}
+    with pytest.raises(DecisionError, match=r"inputs \(cost_centre\) go with an approval"):
+        ws.approvals.decide(run.id, None, "reject", None, {"cost_centre": "OPS"})
+    with pytest.raises(DecisionError, match="step 'nope' of run .* is not waiting"):
+        ws.approve(run.id, step="nope", cost_centre="OPS")
+    assert ws.sql("select count(*) n from approvals")["n"][0] == 0
+    ws.approve(run.id, cost_centre="OPS").wait(30)
+    with pytest.raises(DecisionError, match="'sign_off' of run .* was already approved by "
+                                            "tester at"):
+        ws.reject(run.id)
+    assert ws.sql("select count(*) n from approvals")["n"][0] == 1
+    assert ws.get_run(run.id).status == "Completed"
+    with pytest.raises(DecisionError, match="has no step waiting for approval"):
+        ws.approve(ws.run("daily_sales", date="2026-11-23").id)
+
+
+def test_a_waiting_run_can_be_cancelled_and_its_approval_step_is_cancelled(ws):
+    run = start_waiting(ws)
+    ended = ws.cancel(run.id)
+    assert ended.status == "Cancelled"
+    assert ended.task("sign_off").status.value == "Cancelled"
+    with pytest.raises(DecisionError):
+        ws.approve(run.id, cost_centre="OPS")
+
+
+def test_a_decision_reaches_the_live_owner_while_other_steps_still_run(ws):
+    """The run waits but its process still runs a sibling step: that process applies a
+    decision recorded by another process."""
+    wf_code = """
+        from wfnb import Workflow
+        wf = Workflow("branchy")
+        wf.approval("ok")
+        wf.step(lambda ctx: ctx.sleep(2.0) or "slow done", name="slow")
+        wf.step(lambda ok, slow: [ok["approved_by"], slow], name="join", after=["ok", "slow"])
+    """
+    (ws.root / "workflows" / "branchy.py").write_text(textwrap.dedent(wf_code))
+    run = ws.start("branchy")
+    poll(lambda: run.status == "Waiting for Approval")
+    assert run.id in ws.liveness.live  # still owned: "slow" runs
+    out = wfnb_cli(ws, "approve", run.id, WFNB_USER="lea")
+    assert out.returncode == 0, out.stderr
+    assert "the process that owns the run carries it on" in out.stdout
+    assert run.wait(30).status == "Completed"
+    assert run.result("join") == ["lea", "slow done"]
+
+
+@pytest.mark.slow
+def test_approve_from_another_process_after_the_starting_one_was_killed(ws):
+    proc = spawn(f"""
+        import time, wfnb
+        ws = wfnb.open({str(ws.root)!r})
+        run = ws.start("expense_approval", employee="bo", amount=99)
+        print(run.id, flush=True)
+        time.sleep(600)
+    """)
+    run_id = proc.stdout.readline().strip()
+    poll(lambda: waiting(ws, run_id), timeout=60, what="the run to wait")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    out = wfnb_cli(ws, "approve", run_id, "-p", "cost_centre=R&D", "-m", "late but fine",
+                   WFNB_USER="lea")
+    assert out.returncode == 0, out.stderr
+    assert "carrying the run on in this process until it ends or waits again" in out.stdout
+    assert f"run {run_id} Completed" in out.stdout
+    run = ws.get_run(run_id)
+    assert run.status == "Completed" and run.result("payout")["cost_centre"] == "R&D"
+    assert ws.sql("select comment from approvals")["comment"][0] == "late but fine"
+
+
+@pytest.mark.slow
+def test_two_processes_deciding_at_once_exactly_one_wins(ws):
+    run = start_waiting(ws)
+    go = ws.root / "go"
+    code = f"""
+        import os, sys, time, wfnb
+        from wfnb.engine.approvals import DecisionError
+        ws = wfnb.open({str(ws.root)!r})
+        while not os.path.exists({str(go)!r}):
+            time.sleep(0.001)
+        try:
+            decided = getattr(ws, sys.argv[1])(
+                {run.id!r}, **({{"cost_centre": "OPS"}} if sys.argv[1] == "approve" else {{}}))
+            decided.wait(60)  # the recording process carries the run on: let it finish
+            print("won")
+        except DecisionError as exc:
+            print("lost:", exc)
+    """
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), verb],
+                              env=cli_env(WFNB_USER=user), stdout=subprocess.PIPE, text=True)
+             for verb, user in (("approve", "lea"), ("reject", "lou"))]
+    go.write_text("now")
+    outs = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+    assert outs[1] == "won" and outs[0].startswith("lost: step 'sign_off'")
+    assert "was already" in outs[0] or "is not waiting" in outs[0]
+    assert ws.sql("select count(*) n from approvals")["n"][0] == 1
+    final = poll(lambda: (r := ws.get_run(run.id)).done and r, timeout=30)
+    decision = ws.sql("select decision from approvals")["decision"][0]
+    assert final.status == {"approve": "Completed", "reject": "Rejected"}[decision]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("on_timeout, status", [("reject", "Rejected"), ("fail", "Failed"),
+                                                ("approve", "Completed")])
+def test_a_deadline_acts_when_no_process_was_alive_at_it(factory, on_timeout, status):
+    factory.module("quick", f"""
+        from wfnb import Workflow
+        wf = Workflow("quick")
+        wf.approval("ok", timeout="1s", on_timeout={on_timeout!r})
+        wf.step(lambda ok: ok["approved_by"], name="after", after=["ok"])
+    """)
+    root = factory.root
+    proc = spawn(f"""
+        import wfnb
+        ws = wfnb.open({str(root)!r})
+        run = ws.start("quick")
+        while run.status != "Waiting for Approval" or run.id in ws.liveness.live:
+            run.refresh()
+        print(run.id)
+    """)
+    run_id = proc.communicate(timeout=60)[0].strip().splitlines()[-1]
+    assert proc.returncode == 0
+    deadline = wfnb.engine.store.Store.for_path(root / ".wfnb" / "history.duckdb").query(
+        "select inputs->>'deadline' d from tasks where run_id = ? and step = 'ok'",
+        [run_id])[0]["d"]
+    poll(lambda: utcnow().isoformat() > deadline, timeout=5, what="the deadline to pass")
+    ws = factory.open()  # nobody was alive at the deadline: opening applies it
+    run = ws.get_run(run_id).wait(30)
+    assert run.status == status
+    decision = ws.sql("select decision, \"user\" from approvals").to_dict("records")
+    assert decision == [{"decision": on_timeout, "user": "wfnb (timeout)"}]
+    if on_timeout == "approve":
+        assert run.result("after") == "wfnb (timeout)"
+
+
+def test_pending_approvals_lists_what_waits(ws):
+    run = start_waiting(ws)
+    pending = ws.pending_approvals()
+    assert [(p.run_id, p.step, p.approvers) for p in pending] == [
+        (run.id, "sign_off", ["lead", "admin"])]
+    assert pending[0].fields[0]["name"] == "cost_centre" and pending[0].deadline is not None
