@@ -102,6 +102,8 @@ class Approvals:
                inputs: dict[str, Any]) -> tuple[str, str]:
         """Record a decision; returns (step, what happens next: 'owner' | 'here' | 'claimed')."""
         eng = self.engine
+        if run_id in eng.liveness.live:
+            eng.store.flush()  # driven here: what it has done so far must be in the store
         record_, tasks = eng._load(run_id)
         waiting = [t for t in tasks if t.status == TaskStatus.WAITING]
         if not waiting or (step is not None and step not in [t.step for t in waiting]):

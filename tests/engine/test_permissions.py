@@ -1,0 +1,161 @@
+"""Roles and capabilities from wfnb.toml, enforced by the engine and the CLI."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import wfnb
+from tests.conftest import cli_env, poll
+from wfnb.engine.auth import PermissionDenied
+
+ROLES = """
+[workspace]
+paths = ["workflows"]
+
+[roles]
+analyst = ["LIST_WORKFLOWS", "RUN_WORKFLOW", "VIEW_RUNS", "VIEW_DETAILS"]
+lead = ["LIST_WORKFLOWS", "VIEW_RUNS", "VIEW_DETAILS", "APPROVE"]
+ops = ["CANCEL_RUN", "VIEW_RUNS"]
+admin = ["ADMIN"]
+
+[users]
+ana = ["analyst"]
+lea = ["lead"]
+otto = ["ops"]
+root = ["admin"]
+"""
+
+
+@pytest.fixture
+def team(examples):
+    (examples / "wfnb.toml").write_text(ROLES)
+    return lambda user: wfnb.open(examples, user=user)
+
+
+def denied_events(ws):
+    return ws.sql("select actor, data->>'capability' cap from events where kind = 'denied' "
+                  "order by seq").to_dict("records")
+
+
+def counts(ws):
+    return ws.sql("select (select count(*) from runs) runs, (select count(*) from approvals) "
+                  "approvals, (select count(*) from events where kind != 'denied') events"
+                  ).to_dict("records")[0]
+
+
+def test_each_capability_is_refused_to_a_user_without_it_and_nothing_is_written(team):
+    admin, lea, otto = team("root"), team("lea"), team("otto")
+    done = admin.run("daily_sales", date="2026-11-23")
+    before = counts(admin)
+    refusals = [
+        (lambda: otto.workflows(), "LIST_WORKFLOWS"),
+        (lambda: lea.start("daily_sales", date="2026-11-23"), "RUN_WORKFLOW"),
+        (lambda: lea.validate("daily_sales", date="2026-11-23"), "RUN_WORKFLOW"),
+        (lambda: lea.rerun(done.id), "RUN_WORKFLOW"),
+        (lambda: otto.get_run(done.id), "VIEW_DETAILS"),
+        (lambda: team("nobody").runs(), "VIEW_RUNS"),
+        (lambda: team("nobody").sql("select 1"), "VIEW_RUNS"),
+        (lambda: team("ana").pending_approvals(), "APPROVE"),
+    ]
+    for action, capability in refusals:
+        with pytest.raises(PermissionDenied) as err:
+            action()
+        assert err.value.capability == capability
+        assert f"may not {capability}" in str(err.value)
+    assert counts(admin) == before
+    assert [e["cap"] for e in denied_events(admin)] == [c for _, c in refusals]
+    assert [e["actor"] for e in denied_events(admin)][:2] == ["otto", "lea"]
+
+
+def test_a_user_in_no_role_may_do_nothing_once_roles_exist(team):
+    stranger = team("stranger")
+    for action in (stranger.workflows, stranger.runs,
+                   lambda: stranger.start("daily_sales", date="2026-11-23")):
+        with pytest.raises(PermissionDenied, match="user 'stranger'"):
+            action()
+
+
+def test_roles_grant_what_they_list(team):
+    ana, lea = team("ana"), team("lea")
+    run = ana.run("daily_sales", date="2026-11-23")
+    assert run.status == "Completed" and run.created_by == "ana"
+    assert [r.id for r in lea.runs()] == [run.id]
+    assert lea.get_run(run.id).status == "Completed"
+    assert ana.can("RUN_WORKFLOW", "daily_sales") and not lea.can("RUN_WORKFLOW")
+
+
+def test_cancel_needs_cancel_run_unless_it_is_your_own_run(team):
+    ana, otto, lea = team("ana"), team("otto"), team("lea")
+    mine = ana.start("slow_etl", seconds=60)
+    poll(lambda: len(mine.tasks) > 1)
+    assert ana.cancel(mine.id).status == "Cancelled"  # own run, with RUN_WORKFLOW
+    other = ana.start("slow_etl", seconds=60)
+    poll(lambda: len(other.tasks) > 1)
+    with pytest.raises(PermissionDenied, match="may not CANCEL_RUN .*started by ana"):
+        lea.cancel(other.id)
+    assert other.status == "Running"
+    assert otto.cancel(other.id).status == "Cancelled"
+
+
+def test_approvers_are_checked_by_role_and_by_name(team):
+    ana, lea = team("ana"), team("lea")
+    run = ana.start("expense_approval", employee="ana", amount=10)
+    poll(lambda: run.status == "Waiting for Approval")
+    with pytest.raises(PermissionDenied, match="may not APPROVE"):
+        ana.approve(run.id, cost_centre="OPS")  # an analyst cannot approve
+    assert lea.pending_approvals()[0].run_id == run.id
+    assert lea.approve(run.id, cost_centre="OPS").wait(30).status == "Completed"
+    assert lea.sql("select \"user\" from approvals")["user"].tolist() == ["lea"]
+
+
+def test_a_workflow_can_narrow_who_may_run_and_approve_it(team, examples):
+    (examples / "workflows" / "narrow.py").write_text(textwrap.dedent("""
+        from wfnb import Workflow
+        wf = Workflow("narrow", runners=["root"], approvers=["root"])
+        wf.approval("ok")
+        wf.step(lambda ok: "done", name="go", after=["ok"])
+    """))
+    ana, lea, admin = team("ana"), team("lea"), team("root")
+    with pytest.raises(PermissionDenied, match="workflow 'narrow' may be run by root"):
+        ana.start("narrow")
+    run = admin.start("narrow")
+    poll(lambda: run.status == "Waiting for Approval")
+    with pytest.raises(PermissionDenied, match="is for root"):
+        lea.approve(run.id)
+    assert lea.pending_approvals() == []
+    assert admin.approve(run.id).wait(30).status == "Completed"
+
+
+def test_without_roles_the_local_user_may_do_everything(ws):
+    assert ws.permissions.enabled is False
+    assert all(ws.can(c) for c in wfnb.engine.auth.CAPABILITIES)
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('[roles]\nanalyst = ["LIST_WORKFLOWS", "FLY"]\n',
+     r"wfnb.toml \(line 2\): \[roles\] analyst names unknown capability 'FLY'"),
+    ('[roles]\nanalyst = ["VIEW_RUNS"]\n[users]\nana = ["analyst", "boss"]\n',
+     r"wfnb.toml \(line 4\): \[users\] ana has role 'boss', which \[roles\] does not define"),
+    ('[roles]\nanalyst = "VIEW_RUNS"\n', r"\[roles\] analyst must be a list of capabilities"),
+    ('[users]\nana = ["x"]\n', "has role 'x', which"),
+    ('[roles\n', "not valid TOML"),
+])
+def test_a_malformed_permission_config_is_a_clear_error_at_open(tmp_path, toml, message):
+    (tmp_path / "wfnb.toml").write_text(toml)
+    with pytest.raises(wfnb.ConfigError, match=message):
+        wfnb.open(tmp_path)
+
+
+def test_the_cli_prints_the_refusal_and_exits_2(team, examples):
+    admin = team("root")
+    for args, capability in ((["runs"], "VIEW_RUNS"),
+                             (["run", "daily_sales", "-p", "date=2026-11-23"], "RUN_WORKFLOW"),
+                             (["sql", "select 1"], "VIEW_RUNS")):
+        out = subprocess.run([sys.executable, "-m", "wfnb", *args, "-w", str(examples)],
+                             env=cli_env(WFNB_USER="lea" if args[0] == "run" else "nobody"),
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2, out.stdout
+        assert f"error: permission denied: user " in out.stderr and capability in out.stderr
+    assert admin.sql("select count(*) n from runs")["n"][0] == 0
+    assert len(denied_events(admin)) == 3
