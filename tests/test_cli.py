@@ -129,3 +129,35 @@ def test_a_real_process_cancels_with_the_cli(ws):
                           text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout == f"run {run.id} Cancelled\n", proc.stderr
     assert run.wait(5).status == "Cancelled" and run.error == "cancelled by ops"
+
+
+def test_approvals_approve_and_reject_from_the_command_line(wfnb_cli, ws):
+    first = ws.start("expense_approval", employee="ana", amount=12.5)
+    second = ws.start("expense_approval", employee="bo", amount=7000)
+    poll(lambda: all(r.status == "Waiting for Approval" and r.id not in ws.liveness.live
+                     for r in (first, second)), what="both runs to wait")
+    code, out, _ = wfnb_cli("approvals")
+    assert code == 0 and first.id in out and second.id in out and "lead, admin" in out
+    code, out, _ = wfnb_cli("approvals", "--json")
+    assert {p["run_id"] for p in json.loads(out)} == {first.id, second.id}
+    code, out, err = wfnb_cli("approve", first.id, "-p", "cost_centre=NOPE")
+    assert code == 2 and "cost_centre: 'NOPE' is not one of the choices" in err
+    code, out, _ = wfnb_cli("approve", first.id, "-p", "cost_centre=SALES", "-m", "fine")
+    assert code == 0, out
+    assert out.splitlines()[:2] == [
+        f"approved run {first.id} as tester",
+        "carrying the run on in this process until it ends or waits again"]
+    assert f"run {first.id} Completed" in out
+    code, out, _ = wfnb_cli("reject", second.id, "--comment", "too much")
+    assert code == 0 and f"run {second.id} Rejected" in out
+    code, _, err = wfnb_cli("reject", second.id)
+    assert code == 2 and "was already rejected by tester" in err
+    code, out, _ = wfnb_cli("approvals")
+    assert out == "nothing waits for tester\n"
+
+
+def test_run_stops_following_when_the_run_waits_for_a_decision(wfnb_cli):
+    code, out, _ = wfnb_cli("run", "expense_approval", "-p", "employee=ana", "-p", "amount=5")
+    assert code == 1
+    assert "sign_off                       Waiting for Approval" in out
+    assert "is Waiting for Approval (sign_off); nothing runs meanwhile" in out
