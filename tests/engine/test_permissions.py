@@ -159,3 +159,19 @@ def test_the_cli_prints_the_refusal_and_exits_2(team, examples):
         assert f"error: permission denied: user " in out.stderr and capability in out.stderr
     assert admin.sql("select count(*) n from runs")["n"][0] == 0
     assert len(denied_events(admin)) == 3
+
+
+def test_the_current_user_comes_from_wfnb_user_then_jupyterhub_then_the_os(monkeypatch, ws):
+    import getpass
+    from wfnb.engine.engine import current_user
+    monkeypatch.delenv("WFNB_USER", raising=False)
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    assert current_user() == getpass.getuser()
+    monkeypatch.setenv("JUPYTERHUB_USER", "hub-ana")
+    assert current_user() == "hub-ana"
+    monkeypatch.setenv("WFNB_USER", "ana")
+    assert current_user() == "ana"
+    run = wfnb.open(ws.root).run("daily_sales", date="2026-11-23")
+    assert run.created_by == "ana"
+    assert ws.sql(f"select actor from events where run_id = '{run.id}' and status = 'Pending' "
+                  "and kind = 'run'")["actor"][0] == "ana"

@@ -193,11 +193,16 @@ class Approvals:
     def _waiting(con) -> list[tuple]:
         """Waiting approval tasks: (run, step, inputs, owner, decision or None, expired)."""
         now = utcnow()
-        rows = con.execute(
-            "SELECT t.run_id, t.step, t.inputs, r.owner_id, a.decision FROM tasks t "
-            "JOIN runs r ON r.id = t.run_id LEFT JOIN approvals a "
-            "ON a.run_id = t.run_id AND a.step = t.step WHERE t.status = ?",
-            [WAITING]).fetchall()
+        rows = []
+        # the waiting runs first (a cheap scan of runs.status), then their tasks through the
+        # tasks.run_id index: a scan of the status of every task costs ~100 ms at 4M tasks
+        for run_id, owner in con.execute("SELECT id, owner_id FROM runs WHERE status = ?",
+                                         [RunStatus.WAITING.value]).fetchall():
+            for step, inputs, decided in con.execute(
+                    "SELECT t.step, t.inputs, a.decision FROM tasks t LEFT JOIN approvals a "
+                    "ON a.run_id = t.run_id AND a.step = t.step "
+                    "WHERE t.run_id = ? AND t.status = ?", [run_id, WAITING]).fetchall():
+                rows.append((run_id, step, inputs, owner, decided))
         out = []
         for run_id, step, inputs, owner, decided in rows:
             info = loads(inputs) or {}
@@ -230,10 +235,18 @@ class Approvals:
     def pending(self, workflow: str | None = None) -> list[PendingApproval]:
         eng = self.engine
         eng._require("APPROVE", "list pending approvals")
-        rows = eng.store.query(
-            "SELECT t.run_id, t.step, t.inputs, t.started_at, r.workflow, r.created_by "
-            "FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.status = ? "
-            "ORDER BY t.started_at", [WAITING])
+        rows = []
+        with eng.store.connect(read_only=True) as con:
+            for run_id, wf_name, started_by in con.execute(
+                    "SELECT id, workflow, created_by FROM runs WHERE status = ?",
+                    [RunStatus.WAITING.value]).fetchall():
+                for step, inputs, since in con.execute(
+                        "SELECT step, inputs, started_at FROM tasks WHERE run_id = ? "
+                        "AND status = ?", [run_id, WAITING]).fetchall():
+                    rows.append({"run_id": run_id, "workflow": wf_name, "step": step,
+                                 "inputs": inputs, "started_at": since,
+                                 "created_by": started_by})
+        rows.sort(key=lambda r: r["started_at"])
         out = []
         for row in rows:
             info = loads(row["inputs"]) or {}
