@@ -324,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help, **kw)
         workspace_option(p, argparse.SUPPRESS)  # so --workspace works anywhere on the line
         p.set_defaults(fn=fn)
+        if help is None:  # internal: not listed in --help
+            sub._choices_actions.pop()
         return p
 
     def json_option(p):
@@ -427,6 +429,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `wfnb runs | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

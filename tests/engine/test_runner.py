@@ -203,7 +203,8 @@ def test_a_timeout_counts_from_when_the_step_starts_not_while_it_waits_for_a_wor
 
 
 @pytest.mark.slow
-def test_an_artifact_of_a_class_from_a_workflow_module_loads_in_a_fresh_process(factory):
+def test_an_artifact_of_a_class_from_a_workflow_module_loads_in_a_fresh_process(factory,
+                                                                                 tmp_path):
     factory.module("objs", """
         from wfnb import Workflow
         class Point:
@@ -214,10 +215,13 @@ def test_an_artifact_of_a_class_from_a_workflow_module_loads_in_a_fresh_process(
     """)
     run = factory.open().run("points")
     assert run.status == "Completed"
+    import shutil
     import subprocess
     import sys
+    moved = tmp_path / "moved"  # results survive the workspace folder moving too
+    shutil.copytree(factory.root, moved)
     out = subprocess.run([sys.executable, "-c", f"""
 import wfnb
-p = wfnb.open({str(factory.root)!r}).get_run({run.id!r}).result("make")
+p = wfnb.open({str(moved)!r}).get_run({run.id!r}).result("make")
 print(type(p).__name__, p.x, p.y)"""], capture_output=True, text=True, timeout=60)
     assert out.stdout == "Point 3 4\n", out.stderr

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from . import capture, config
-from .errors import NotFound, SqlError, WfnbError
+from .errors import ConfigError, NotFound, SqlError, WfnbError
 from .executors import Executor, make_executor
 from .liveness import Liveness, end_run
 from .loader import Loader
@@ -77,8 +77,11 @@ class Engine:
         self.store = Store.for_path(self.config.history)
         self.liveness = Liveness.for_store(self.store)
         self.artifacts = self.root / ".wfnb" / "artifacts"
-        self._loader = Loader(self.config.paths)
-        self.executor: Executor = _shared_executor(self.config.executor)  # checks [executor]
+        self._loader = Loader(self.config.paths, self.root)
+        try:
+            self.executor: Executor = _shared_executor(self.config.executor)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.root / config.FILENAME}: {exc}") from None
         self.permissions = Permissions.from_config(self.config.raw,
                                                    self.root / config.FILENAME)
         self.approvals = Approvals(self)

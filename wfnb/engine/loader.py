@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
 import sys
 import threading
 import traceback
@@ -31,8 +32,18 @@ def _files(paths: list[Path]) -> list[Path]:
     return found
 
 
-def _import(file: Path) -> list[Workflow]:
-    name = "wfnb_workflows_" + hashlib.sha1(str(file).encode()).hexdigest()[:10]
+def module_name(file: Path, root: Path) -> str:
+    """A module name that depends on the file's place in the workspace, not on where the
+    workspace is, so results pickled from its classes load after the folder moves."""
+    try:
+        rel = file.resolve().relative_to(root.resolve()).with_suffix("")
+    except ValueError:  # a path outside the workspace
+        return "wfnb_workflows_" + hashlib.sha1(str(file).encode()).hexdigest()[:10]
+    return "wfnb_workflows_" + re.sub(r"\W", "_", "__".join(rel.parts))
+
+
+def _import(file: Path, root: Path) -> list[Workflow]:
+    name = module_name(file, root)
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules[name] = module  # dataclasses and pickling look modules up here
@@ -60,8 +71,8 @@ def _import(file: Path) -> list[Workflow]:
 class Loader:
     """Keeps the workspace's workflows, reloading when the files under its paths change."""
 
-    def __init__(self, paths: list[Path]):
-        self.paths = paths
+    def __init__(self, paths: list[Path], root: Path):
+        self.paths, self.root = paths, root
         self._lock = threading.Lock()
         self._stamp: tuple | None = None
         self._workflows: dict[str, Workflow] = {}
@@ -76,7 +87,7 @@ class Loader:
             if stamp != self._stamp:
                 loaded: dict[str, Workflow] = {}
                 for file, _, _ in stamp:
-                    for wf in _import(Path(file)):
+                    for wf in _import(Path(file), self.root):
                         if wf.name in loaded:
                             raise LoadError(f"{file}: workflow {wf.name!r} is already defined "
                                             f"in {loaded[wf.name].source}")
