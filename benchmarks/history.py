@@ -35,7 +35,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import wfnb
+from wfnb.cli_output import fmt, as_json, table, task_dict, finish, follow
 from wfnb.engine.errors import StoreError, WfnbError
 
 EXIT_OK, EXIT_RUN_NOT_COMPLETED, EXIT_BAD_INPUT = 0, 1, 2
@@ -25,38 +26,6 @@ class UsageError(WfnbError):
 
 
 # ---- output helpers ------------------------------------------------------------------------
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    if hasattr(value, "strftime"):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
-
-
-def _seconds(value: float) -> str:
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
-
-
-def _table(rows: list[dict], columns: list[str]) -> str:
-    cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, indent=2, default=_fmt)
-
-
-def _task_dict(task) -> dict:
-    row = task.to_row()
-    row.update(inputs=task.inputs, result=task.result, duration=task.duration)
-    return row
-
-
 def _params(pairs: Sequence[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs or ():
@@ -70,40 +39,6 @@ def _params(pairs: Sequence[str] | None) -> dict[str, str]:
 
 
 # ---- commands ------------------------------------------------------------------------------
-def _follow(ws: wfnb.Workspace, run: wfnb.Run, quiet: bool) -> None:
-    """Print each task's status changes until the run ends or waits for a decision that
-    nobody here will take."""
-    seen: dict[str, str] = {}
-    while True:
-        try:
-            run.wait(timeout=0.2)
-            finished = True
-        except TimeoutError:
-            finished = run.status == "Waiting for Approval" and run.id not in ws.liveness.live
-        if not quiet:
-            for task in run.tasks:
-                label = f"{task.step}" + (f" (attempt {task.attempt})" if task.attempt > 1 else "")
-                if seen.get(task.id) != task.status.value:
-                    seen[task.id] = task.status.value
-                    extra = f": {task.error}" if task.error else ""
-                    print(f"  {label:<30} {task.status.value}{extra}", flush=True)
-        if finished:
-            return
-
-
-def _finish(run: wfnb.Run, args) -> int:
-    if args.json:
-        print(_json({**run.to_dict(), "tasks": [_task_dict(t) for t in run.tasks]}))
-    elif run.status == "Waiting for Approval":
-        steps = ", ".join(t.step for t in run.tasks if t.status.value == run.status)
-        print(f"run {run.id} is Waiting for Approval ({steps}); nothing runs meanwhile. "
-              f"Decide with: wfnb approve {run.id}  or  wfnb reject {run.id}")
-    else:
-        took = f" in {_seconds(run.duration)}" if run.duration is not None else ""
-        print(f"run {run.id} {run.status}{took}" + (f": {run.error}" if run.error else ""))
-    return EXIT_OK if run.status == "Completed" else EXIT_RUN_NOT_COMPLETED
-
-
 def _start_detached(ws: wfnb.Workspace, args, name: str, params: dict, trigger: str,
                     parent: str | None) -> int:
     """--no-wait: the run goes on in its own process, which owns it until it ends."""
@@ -132,7 +67,7 @@ def _start_detached(ws: wfnb.Workspace, args, name: str, params: dict, trigger: 
             time.sleep(0.05)  # polling for the child's first write
             continue
         if args.json:
-            print(_json(run.to_dict()))
+            print(as_json(run.to_dict()))
         else:
             print(f"run {run.id} started in the background (pid {child.pid}); "
                   f"follow it with: wfnb show {run.id}")
@@ -150,8 +85,8 @@ def _launch(ws: wfnb.Workspace, args, workflow: str, params: dict, trigger: str 
     if not args.json:
         origin = f" (rerun of {parent})" if parent else ""
         print(f"run {run.id} of {run.workflow} started{origin}", flush=True)
-    _follow(ws, run, quiet=args.json)
-    return _finish(run, args)
+    follow(ws, run, quiet=args.json)
+    return finish(run, args)
 
 
 def cmd_run(ws: wfnb.Workspace, args) -> int:
@@ -175,8 +110,8 @@ def _decision(ws: wfnb.Workspace, args, kind: str) -> int:
         print("the process that owns the run carries it on")
         return EXIT_OK
     print("carrying the run on in this process until it ends or waits again", flush=True)
-    _follow(ws, run, quiet=False)
-    code = _finish(run, args)
+    follow(ws, run, quiet=False)
+    code = finish(run, args)
     return EXIT_OK if run.status in ("Completed", "Waiting for Approval", "Rejected") else code
 
 
@@ -191,13 +126,13 @@ def cmd_reject(ws: wfnb.Workspace, args) -> int:
 def cmd_approvals(ws: wfnb.Workspace, args) -> int:
     pending = ws.pending_approvals(workflow=args.workflow)
     if args.json:
-        print(_json([p.to_dict() for p in pending]))
+        print(as_json([p.to_dict() for p in pending]))
     elif pending:
         rows = [{"run": p.run_id, "workflow": p.workflow, "step": p.step,
                  "waiting since": p.waiting_since, "deadline": p.deadline,
                  "approvers": ", ".join(p.approvers) or "anyone with APPROVE",
                  "description": p.description} for p in pending]
-        print(_table(rows, list(rows[0])))
+        print(table(rows, list(rows[0])))
     else:
         print(f"nothing waits for {ws.user}")
     return EXIT_OK
@@ -214,14 +149,14 @@ def cmd_resume(ws: wfnb.Workspace, args) -> int:
         print(f"run {args.run_id} is carried on elsewhere (or has ended)")
         return EXIT_OK
     run = ws._resume(args.run_id)
-    _follow(ws, run, quiet=True)
-    return _finish(run, args)
+    follow(ws, run, quiet=True)
+    return finish(run, args)
 
 
 def cmd_execute(ws: wfnb.Workspace, args) -> int:
     run = ws.submit(args.workflow, _params(args.param), trigger=args.trigger,
                     parent_id=args.parent, run_id=args.run_id)
-    return _finish(run.wait(), args)
+    return finish(run.wait(), args)
 
 
 RUN_COLUMNS = ["id", "workflow", "status", "progress", "created_by", "created_at", "duration",
@@ -233,11 +168,11 @@ def cmd_runs(ws: wfnb.Workspace, args) -> int:
                    offset=args.offset)
     rows = [r.to_dict() for r in runs]
     if args.json:
-        print(_json(rows))
+        print(as_json(rows))
     elif rows:
         for row in rows:
             row["progress"] = f"{row['progress']:.0%}"
-        print(_table(rows, RUN_COLUMNS))
+        print(table(rows, RUN_COLUMNS))
     else:
         print("no runs")
     return EXIT_OK
@@ -247,12 +182,12 @@ def cmd_show(ws: wfnb.Workspace, args) -> int:
     run = ws.get_run(args.run_id)
     tasks = run.tasks
     if args.json:
-        print(_json({**run.to_dict(), "tasks": [_task_dict(t) for t in tasks]}))
+        print(as_json({**run.to_dict(), "tasks": [task_dict(t) for t in tasks]}))
         return EXIT_OK
     info = run.to_dict()
     for key in ("id", "workflow", "version", "status", "progress", "created_by", "trigger",
                 "parent_id", "created_at", "started_at", "ended_at", "duration", "error"):
-        value = f"{info[key]:.0%}" if key == "progress" else _fmt(info[key])
+        value = f"{info[key]:.0%}" if key == "progress" else fmt(info[key])
         if value:
             print(f"{key + ':':<12} {value}")
     print(f"{'params:':<12} {json.dumps(run.params)}")
@@ -261,7 +196,7 @@ def cmd_show(ws: wfnb.Workspace, args) -> int:
              "started": t.started_at, "duration": t.duration,
              "result": json.dumps(t.result)[:60] if t.result is not None else None}
             for t in tasks]
-    print(_table(rows, ["step", "attempt", "status", "started", "duration", "result"]))
+    print(table(rows, ["step", "attempt", "status", "started", "duration", "result"]))
     for t in tasks:
         if t.log or t.traceback or t.error:
             print(f"\n--- {t.step} (attempt {t.attempt}) ---")
@@ -300,12 +235,12 @@ def cmd_init(root: str) -> int:
 def cmd_workflows(ws: wfnb.Workspace, args) -> int:
     items = [wf.describe() for wf in ws.workflows()]
     if args.json:
-        print(_json(items))
+        print(as_json(items))
     else:
         rows = [{"name": i["name"], "title": i["title"], "steps": len(i["steps"]),
                  "params": ", ".join(p["name"] + ("*" if p["required"] else "")
                                      for p in i["params"])} for i in items]
-        print(_table(rows, ["name", "title", "steps", "params"]) if rows else "no workflows")
+        print(table(rows, ["name", "title", "steps", "params"]) if rows else "no workflows")
     return EXIT_OK
 
 

@@ -9,7 +9,6 @@ import pytest
 
 import wfnb
 from tests.conftest import cli_env, poll
-from wfnb import Param, Workflow
 from wfnb.engine.approvals import DecisionError
 from wfnb.engine.records import utcnow
 
@@ -207,3 +206,24 @@ def test_pending_approvals_lists_what_waits(ws):
     assert [(p.run_id, p.step, p.approvers) for p in pending] == [
         (run.id, "sign_off", ["lead", "admin"])]
     assert pending[0].fields[0]["name"] == "cost_centre" and pending[0].deadline is not None
+
+
+def test_a_run_whose_workflow_lost_its_waiting_step_ends_in_error_on_resume(ws):
+    path = ws.root / "workflows" / "gate.py"
+    path.write_text(textwrap.dedent("""
+        from wfnb import Workflow
+        wf = Workflow("gate")
+        wf.approval("ok")
+        wf.step(lambda ok: 1, name="go", after=["ok"])
+    """))
+    run = ws.start("gate")
+    poll(lambda: waiting(ws, run.id))
+    path.write_text(textwrap.dedent("""
+        from wfnb import Workflow
+        wf = Workflow("gate")
+        wf.step(lambda: 1, name="go")
+    """))
+    ended = ws.approve(run.id).wait(30)
+    assert ended.status == "Error"
+    assert ended.error == ("could not resume the run: step 'ok' of this run is no longer "
+                           "in the workflow")

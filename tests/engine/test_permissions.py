@@ -156,7 +156,7 @@ def test_the_cli_prints_the_refusal_and_exits_2(team, examples):
                              env=cli_env(WFNB_USER="lea" if args[0] == "run" else "nobody"),
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 2, out.stdout
-        assert f"error: permission denied: user " in out.stderr and capability in out.stderr
+        assert "error: permission denied: user " in out.stderr and capability in out.stderr
     assert admin.sql("select count(*) n from runs")["n"][0] == 0
     assert len(denied_events(admin)) == 3
 

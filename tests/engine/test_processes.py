@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-import wfnb
 from tests.conftest import cli_env, poll
 
 pytestmark = pytest.mark.slow

@@ -213,9 +213,9 @@ class Engine:
         try:
             driver = RunDriver.resume(self, wf, record, tasks)
         except Exception as exc:  # cannot rebuild (workflow changed): the run ends in Error
-            self.store.transact(lambda con: end_run(
-                con, run_id, record.status.value, RunStatus.ERROR,
-                f"could not resume the run: {exc}", None))
+            why = f"could not resume the run: {exc}"
+            self.store.transact(lambda con: end_run(con, run_id, record.status.value,
+                                                    RunStatus.ERROR, why, None))
             return self._handle_id(run_id)
         capture.install()
         self.liveness.add(driver)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import StoreError, WfnbError
 from .records import RunRecord, TaskRecord
 from .results import decode_result
-from .states import RUN_TERMINAL, RunStatus
+from .states import RUN_TERMINAL
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine
