@@ -1,0 +1,250 @@
+"""Jupyter kernels for notebook steps: a session that runs code with cancel and death
+detection, and a warm pool of pre-started, never-used kernels.
+
+Starting a kernel costs about half a second; a pool keeps ``size`` kernels per kernel name
+started, connected and idle, so a notebook step takes one that is ready while a replacement
+starts in the background. Every run still gets a fresh kernel: a kernel is used once, then
+shut down. Kernels left in the pool are shut down when the process exits.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import secrets
+import tempfile
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import nbformat
+from jupyter_client.manager import KernelManager
+
+from .errors import WfnbError
+
+
+class KernelDied(WfnbError):
+    """The kernel process died while running a step (infrastructure: the task ends in Error)."""
+
+
+class Interrupted(WfnbError):
+    """The code was interrupted because the run was cancelled or the step timed out."""
+
+
+class CellError(WfnbError):
+    """The code raised inside the kernel; carries the kernel's traceback."""
+
+    def __init__(self, ename: str, evalue: str, traceback: list[str]):
+        self.ename, self.evalue, self.traceback = ename, evalue, traceback
+        super().__init__(f"{ename}: {evalue}")
+
+
+_WARM_UP = "if 1:\n    __import__('sys').stdout.write(' '); __import__('sys').stdout.flush()"
+
+
+def _ipc_dir() -> str:
+    path = os.path.join(tempfile.gettempdir(), f"wfnb-ipc-{os.getuid()}")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+class KernelSession:
+    """One started kernel and its client, used by one run (or one notebook step), then shut
+    down. ``run`` executes code and returns its outputs as nbformat outputs."""
+
+    ALIVE_CHECK = 0.5   # seconds between liveness checks while waiting for output
+    GRACE = 2.0         # seconds an interrupted kernel gets before it is shut down
+
+    def __init__(self, kernel_name: str = "python3", cwd: str | None = None):
+        self.kernel_name = kernel_name
+        # IPC sockets in a private folder: local only, no TCP ports, no plaintext warning
+        self.km = KernelManager(kernel_name=kernel_name, transport="ipc",
+                                ip=os.path.join(_ipc_dir(), secrets.token_hex(6)))
+        self.km.start_kernel(cwd=cwd) if cwd else self.km.start_kernel()
+        self.kc = self.km.blocking_client()
+        self.kc.start_channels()
+        try:
+            self.kc.wait_for_ready(timeout=120)
+            # a first execution pays the kernel's one-off costs (its first stdout write
+            # takes ~35 ms): do it here, leaving no name, history or execution count behind
+            self.kc.execute_interactive(_WARM_UP, store_history=False, timeout=60,
+                                        output_hook=lambda msg: None)
+        except Exception:
+            self.shutdown()
+            raise
+        self.execution_count = 0
+
+    @property
+    def pid(self) -> int | None:
+        provisioner = getattr(self.km, "provisioner", None)
+        process = getattr(provisioner, "process", None)
+        return getattr(process, "pid", None)
+
+    def alive(self) -> bool:
+        return self.km.has_kernel and self.km.is_alive()
+
+    def run(self, code: str, cancel: threading.Event | None = None) -> tuple[list, int | None]:
+        """Execute ``code``; returns (outputs, execution count). Raises CellError when it
+        raises, Interrupted when ``cancel`` is set meanwhile, KernelDied when the kernel
+        dies."""
+        msg_id = self.kc.execute(code, store_history=True, allow_stdin=False)
+        outputs: list = []
+        count = None
+        idle = False
+        reply: dict | None = None
+        interrupted_at: float | None = None
+        last_check = time.monotonic()
+        while not (idle and reply is not None):
+            if cancel is not None and cancel.is_set() and interrupted_at is None:
+                interrupted_at = time.monotonic()
+                self.km.interrupt_kernel()
+            if interrupted_at is not None and time.monotonic() - interrupted_at > self.GRACE:
+                self.shutdown()
+                raise Interrupted("the kernel did not stop when interrupted; it was shut down")
+            msg = None
+            if not idle:
+                try:
+                    msg = self.kc.get_iopub_msg(timeout=0.05)
+                except queue.Empty:
+                    pass
+            if msg is not None and msg["parent_header"].get("msg_id") == msg_id:
+                kind, content = msg["msg_type"], msg["content"]
+                if kind == "status" and content["execution_state"] == "idle":
+                    idle = True
+                elif kind == "execute_input":
+                    count = content.get("execution_count")
+                elif kind == "clear_output":
+                    outputs.clear()
+                elif kind in ("stream", "display_data", "execute_result", "error",
+                              "update_display_data"):
+                    if kind != "update_display_data":
+                        outputs.append(nbformat.v4.output_from_msg(msg))
+            if reply is None:
+                try:
+                    shell = self.kc.get_shell_msg(timeout=0.05 if idle else 0)
+                    if shell["parent_header"].get("msg_id") == msg_id:
+                        reply = shell["content"]
+                except queue.Empty:
+                    pass
+            if msg is None and time.monotonic() - last_check > self.ALIVE_CHECK:
+                last_check = time.monotonic()
+                if not self.km.is_alive():
+                    code_ = getattr(getattr(self.km.provisioner, "process", None),
+                                    "returncode", None)
+                    raise KernelDied("the kernel died while running the step"
+                                     + (f" (exit code {code_})" if code_ is not None else ""))
+        self.execution_count = count or self.execution_count + 1
+        if reply.get("status") == "error" or any(o.get("output_type") == "error"
+                                                 for o in outputs):
+            if interrupted_at is not None:
+                raise Interrupted("interrupted")
+            err = next((o for o in outputs if o.get("output_type") == "error"), reply)
+            error = CellError(err.get("ename", "Error"), err.get("evalue", ""),
+                              list(err.get("traceback", [])))
+            error.outputs, error.execution_count = outputs, count  # type: ignore[attr-defined]
+            raise error
+        return outputs, count
+
+    def shutdown(self) -> None:
+        """Stop the kernel process (idempotent); no process is left behind."""
+        try:
+            self.kc.stop_channels()
+        except Exception:
+            pass
+        try:
+            if self.km.has_kernel:
+                self.km.shutdown_kernel(now=True)
+        except Exception:
+            pass
+
+
+class KernelPool:
+    """Pre-started kernels per kernel name; ``take`` hands one out and starts a replacement."""
+
+    def __init__(self, size: int = 2):
+        self.size = size
+        self._ready: dict[str, deque[KernelSession]] = {}
+        self._starting: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        atexit.register(self.close)
+
+    def take(self, kernel_name: str = "python3") -> KernelSession:
+        """A fresh, started kernel: from the pool when one is ready, else started now."""
+        session = None
+        with self._lock:
+            ready = self._ready.setdefault(kernel_name, deque())
+            while ready and session is None:
+                candidate = ready.popleft()
+                if candidate.alive():
+                    session = candidate
+                else:
+                    candidate.shutdown()
+        self._refill(kernel_name)
+        return session or KernelSession(kernel_name)
+
+    def warm(self, kernel_name: str = "python3") -> None:
+        """Start filling the pool for ``kernel_name`` (in the background)."""
+        self._refill(kernel_name)
+
+    def _refill(self, kernel_name: str) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            if self._closed:
+                return
+            have = len(self._ready.get(kernel_name, ())) + self._starting.get(kernel_name, 0)
+            missing = max(0, self.size - have)
+            self._starting[kernel_name] = self._starting.get(kernel_name, 0) + missing
+        for _ in range(missing):
+            threading.Thread(target=self._start_one, args=(kernel_name,), daemon=True,
+                             name=f"wfnb-kernel-warm-{kernel_name}").start()
+
+    def _start_one(self, kernel_name: str) -> None:
+        try:
+            session = KernelSession(kernel_name)
+        except Exception:
+            session = None
+        with self._lock:
+            self._starting[kernel_name] -= 1
+            if session is not None and not self._closed:
+                self._ready.setdefault(kernel_name, deque()).append(session)
+                session = None
+        if session is not None:  # the pool closed meanwhile
+            session.shutdown()
+
+    def ready(self, kernel_name: str = "python3") -> int:
+        with self._lock:
+            return len(self._ready.get(kernel_name, ()))
+
+    def close(self) -> None:
+        """Shut down every pooled kernel (at exit, or when the size changes)."""
+        with self._lock:
+            self._closed = True
+            sessions = [s for ready in self._ready.values() for s in ready]
+            self._ready.clear()
+        for session in sessions:
+            session.shutdown()
+
+
+_pools: dict[int, KernelPool] = {}
+_pools_lock = threading.Lock()
+
+
+def pool(size: int) -> KernelPool:
+    """The process's pool for this size (one per configured size)."""
+    with _pools_lock:
+        if size not in _pools:
+            _pools[size] = KernelPool(size)
+        return _pools[size]
+
+
+def strip_ansi(lines: list[str] | str) -> str:
+    import re
+    text = "\n".join(lines) if isinstance(lines, list) else lines
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+
+
+__all__ = ["KernelSession", "KernelPool", "KernelDied", "Interrupted", "CellError", "pool",
+           "strip_ansi", "Any"]
