@@ -20,11 +20,15 @@ history = ".wfnb/history.duckdb"
 [executor]
 kind = "local"        # steps run on a thread pool in the process that starts the run
 max_workers = 16
+
+[kernels]
+pool_size = 2         # pre-started kernels per kernel name for notebook steps (0: off)
 """
 
 _KNOWN = {
     "workspace": {"paths", "history", "name"},
     "executor": {"kind", "max_workers"},
+    "kernels": {"pool_size"},
     "roles": None,     # checked by the permissions layer
     "users": None,
 }
@@ -37,6 +41,7 @@ class Config:
     history: Path = Path(".wfnb/history.duckdb")
     name: str = ""
     executor: dict[str, Any] = field(default_factory=lambda: {"kind": "local"})
+    kernel_pool: int = 2
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,5 +83,10 @@ def load(root: Path, create: bool = True) -> Config:
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"{file}: [executor] max_workers must be an integer >= 1, "
                           f"got {workers!r}")
+    pool_size = raw.get("kernels", {}).get("pool_size", 2)
+    if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 0:
+        raise ConfigError(f"{file}: [kernels] pool_size must be an integer >= 0 (0 turns the "
+                          f"warm kernel pool off), got {pool_size!r}")
     return Config(root=root, paths=[root / p for p in paths], history=root / history,
-                  name=ws.get("name", root.name), executor=executor, raw=raw)
+                  name=ws.get("name", root.name), executor=executor, kernel_pool=pool_size,
+                  raw=raw)

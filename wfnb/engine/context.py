@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 from .capture import STEP_LOGGER
 
@@ -12,10 +13,14 @@ class RunContext:
     """Passed to a step as ``ctx``: ``ctx.run_id``, ``ctx.logger``, ``ctx.cancelled`` ..."""
 
     def __init__(self, run_id: str, workflow: str, step: str, attempt: int, params: dict,
-                 workspace: Path, cancel: threading.Event, user: str):
+                 workspace: Path, cancel: threading.Event, user: str,
+                 resources: dict | None = None, workflow_def: Any = None):
         self.run_id, self.workflow, self.step, self.attempt = run_id, workflow, step, attempt
         self.params, self.workspace, self.user = params, workspace, user
         self._cancel = cancel
+        self.resources = resources if resources is not None else {}  # shared by the run
+        self.workflow_def = workflow_def
+        self.notebook: str | None = None   # set by notebook steps: the executed copy
         self.logger = logging.getLogger(f"{STEP_LOGGER}.{workflow}.{step}")
         if self.logger.level == logging.NOTSET:
             self.logger.setLevel(logging.INFO)

@@ -85,6 +85,7 @@ class Engine:
         self.permissions = Permissions.from_config(self.config.raw,
                                                    self.root / config.FILENAME)
         self.approvals = Approvals(self)
+        self._kernel_pool = None
         # how a run woken by a deadline (or a decision nobody carried on) is carried on by
         # this process: "thread" (in the background, the default), or "detach" (a child
         # process, for short-lived commands)
@@ -93,6 +94,19 @@ class Engine:
         self.carry_on = carry_on
         self.liveness.attach(self)
         self.liveness.reap(force=True)
+
+    @property
+    def kernel_pool(self):
+        """The process's warm kernel pool for notebook steps (None when pool_size = 0)."""
+        if self._kernel_pool is None and self.config.kernel_pool > 0:
+            from .kernels import pool
+            self._kernel_pool = pool(self.config.kernel_pool)
+        return self._kernel_pool
+
+    def warm_kernels(self, kernel_name: str = "python3") -> None:
+        """Start filling the kernel pool now, so the first notebook step need not wait."""
+        if self.kernel_pool is not None:
+            self.kernel_pool.warm(kernel_name)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.root} user={self.user!r}>"

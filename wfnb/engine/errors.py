@@ -42,3 +42,8 @@ class SqlError(WfnbError):
 
 class StateError(WfnbError):
     """A status change the state machine does not allow."""
+
+
+class InfrastructureError(WfnbError):
+    """What runs a step failed (a kernel died, a worker was lost): the task and run end in
+    Error, not Failed."""

@@ -21,10 +21,10 @@ from typing import Any
 import nbformat
 from jupyter_client.manager import KernelManager
 
-from .errors import WfnbError
+from .errors import InfrastructureError, WfnbError
 
 
-class KernelDied(WfnbError):
+class KernelDied(InfrastructureError):
     """The kernel process died while running a step (infrastructure: the task ends in Error)."""
 
 

@@ -21,10 +21,10 @@ class LoadError(WfnbError):
 def _files(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
-        if path.is_file() and path.suffix == ".py":
+        if path.is_file() and path.suffix in (".py", ".ipynb"):
             found.append(path)
         elif path.is_dir():
-            for file in sorted(path.rglob("*.py")):
+            for file in sorted([*path.rglob("*.py"), *path.rglob("*.ipynb")]):
                 rel = file.relative_to(path).parts
                 if any(p.startswith((".", "_")) for p in rel[:-1]) or rel[-1].startswith("_"):
                     continue  # private modules, caches, hidden folders
@@ -43,6 +43,9 @@ def module_name(file: Path, root: Path) -> str:
 
 
 def _import(file: Path, root: Path) -> list[Workflow]:
+    if file.suffix == ".ipynb":
+        from .notebooks import notebook_workflow
+        return [notebook_workflow(file)]
     name = module_name(file, root)
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]

@@ -10,7 +10,9 @@ import hashlib
 import inspect
 import json
 import re
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .errors import WorkflowError
@@ -108,6 +110,7 @@ class Workflow:
         self.approvers = list(approvers) if approvers is not None else None
         self.steps: dict[str, Step] = {}
         self.source: str | None = None  # the file it was loaded from
+        self.notebook_options: dict | None = None  # set for a workflow that is a notebook
         self._graph: dict = {}           # memoised children/upstream/downstream; reset on change
         seen: set[str] = set()
         for p in self.params:
@@ -144,6 +147,23 @@ class Workflow:
                                description=description or inspect.getdoc(func) or ""))
             return func
         return add(fn) if fn is not None else add
+
+    def notebook(self, name: str, path: str | Path, *, after: Iterable[str | Callable] = (),
+                 parameters: dict | None = None, retries: int = 0,
+                 retry_delay: float | str = 0.0, timeout: float | str | None = None,
+                 kernel: str | None = None, description: str = "") -> Step:
+        """Add a whole notebook as a step, run by papermill. It receives the run's params and
+        upstream results whose names its ``parameters`` cell declares; ``parameters`` adds or
+        overrides values. ``path`` is relative to the file defining the workflow."""
+        base = Path(sys._getframe(1).f_globals.get("__file__") or ".").resolve().parent
+        full = (base / path).resolve()
+        return self.add_step(Step(name, None, self._deps(name, after), retries=retries,
+                                  retry_delay=self._duration(name, "retry_delay", retry_delay),
+                                  timeout=self._duration(name, "timeout", timeout),
+                                  description=description or f"runs {Path(path).name}",
+                                  kind="notebook",
+                                  options={"path": str(full), "parameters": dict(parameters or {}),
+                                           "kernel": kernel}))
 
     def approval(self, name: str, *, after: Iterable[str | Callable] = (),
                  approvers: Iterable[str] = (), timeout: float | str | None = None,
@@ -222,6 +242,7 @@ class Workflow:
         return self
 
     def _validate(self) -> None:
+        from . import notebooks  # noqa: F401 - registers the notebook and cell step kinds
         from .steps import STEP_KINDS  # steps.py builds on this module
         if not self.steps:
             raise WorkflowError(self.name, "the workflow has no steps")
@@ -231,6 +252,9 @@ class Workflow:
                     raise WorkflowError(self.name, f"after= names {dep!r}, which is not a step "
                                         f"of this workflow (steps: {', '.join(self.steps)})",
                                         step=step.name)
+            if step.kind == "notebook":  # a missing or broken file is a load-time error
+                from .notebooks import read
+                read(Path(step.options["path"]), self.name, step.name)
             if step.kind not in STEP_KINDS:
                 raise WorkflowError(self.name, f"kind {step.kind!r} is unknown (known: "
                                     f"{', '.join(STEP_KINDS)})", step=step.name)

@@ -95,6 +95,7 @@ class TaskRecord:
     error: str | None = None
     traceback: str | None = None
     log: str = ""
+    notebook: str | None = None      # the executed notebook, relative to the workspace
     created_at: dt.datetime = field(default_factory=utcnow)
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None

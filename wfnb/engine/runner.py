@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .capture import Sink, capture
 from .context import RunContext
 from .model import Workflow
+from .errors import InfrastructureError
 from .records import RunRecord, TaskRecord, utcnow
 from .results import Inputs, decode_result, encode_result
 from .states import RunStatus as R, TaskStatus as T, check_run, check_task, TASK_TERMINAL
@@ -54,6 +55,9 @@ class RunDriver:
         self._failed_steps: list[str] = []
         self._rejected_steps: list[str] = []
         self._finished_steps: set[str] = set()
+        # shared by the run's steps (a notebook-cell workflow's kernel lives here)
+        self.resources: dict[str, Any] = {"lock": threading.Lock(),
+                                          "kernel_pool": engine.kernel_pool}
         self._thread = threading.Thread(target=self._drive, daemon=True,
                                         name=f"wfnb-run-{record.id}")
 
@@ -153,6 +157,7 @@ class RunDriver:
             self._abort(R.ERROR, f"engine error: {type(exc).__name__}: {exc}",
                         tb=traceback.format_exc())
         finally:
+            self._close_resources()
             try:
                 self.drain_output()
                 self.store.flush()
@@ -201,6 +206,14 @@ class RunDriver:
         else:
             self._finish(R.COMPLETED, None)
 
+    def _close_resources(self) -> None:
+        """Shut down what the run's steps opened (a kernel), whatever the ending."""
+        for close in self.resources.pop("cleanups", []):
+            try:
+                close()
+            except Exception:  # a kernel already gone must not hide the run's ending
+                pass
+
     def _schedule_ready(self, steps: list[str] | None = None) -> None:
         """Submit every step (of ``steps``, default all) whose dependencies are complete and
         that has no task yet."""
@@ -217,6 +230,11 @@ class RunDriver:
             return  # a late answer from an attempt already timed out or cancelled
         del self._running[task.step]
         self._deadlines.pop(task.step, None)
+        if outcome[0] == "infra":
+            self._set_task(task, T.ERROR, ended_at=utcnow(), error=outcome[1],
+                           traceback=outcome[2])
+            self.request_stop(R.ERROR, f"step {task.step!r}: {outcome[1]}")
+            return
         if outcome[0] != "ok":
             self._fail(task, outcome[1], outcome[2])
             return
@@ -285,7 +303,8 @@ class RunDriver:
         sink = self._sinks[task.id] = Sink()
         self._running[name] = (task, cancel)
         ctx = RunContext(self.run.id, self.wf.name, name, attempt, self.args,
-                         self.engine.root, cancel, self.run.created_by)
+                         self.engine.root, cancel, self.run.created_by, self.resources,
+                         self.wf)
         inputs = Inputs(self.args, self.results, self.wf, name)
         self.engine.executor.submit(self._execute, step, task, ctx, inputs, sink)
 
@@ -305,8 +324,16 @@ class RunDriver:
                                         self.engine.artifacts / self.run.id,
                                         f"{step.name}-{task.attempt}")
             outcome = ("ok", value, stored, ref)
+        except InfrastructureError as exc:  # the kernel died ...: Error, not Failed
+            outcome = ("infra", f"{type(exc).__name__}: {exc}", traceback.format_exc())
         except BaseException as exc:  # noqa: BLE001 - a step may raise anything, SystemExit too
-            outcome = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            name = type(exc).__name__
+            message = str(exc) if name == "NotebookFailed" else f"{name}: {exc}"
+            outcome = ("error", message,
+                       getattr(exc, "step_traceback", None) or traceback.format_exc())
+        if ctx.notebook:
+            with self.store.records_lock:
+                task.notebook = ctx.notebook
         self._inbox.put(("done", task, outcome))
 
     # ---- approvals -----------------------------------------------------------------------

@@ -81,6 +81,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE UNIQUE INDEX approvals_once ON approvals (run_id, step);
     """,
+    # 3: the executed notebook of a notebook or notebook-cell task
+    """
+    ALTER TABLE tasks ADD COLUMN notebook VARCHAR;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,323 @@
+"""Notebooks in workflows: whole notebooks run by papermill, and notebooks whose tagged cells
+are the steps. Both run on kernels from :mod:`.kernels` (a warm pool when configured).
+
+* Parameters come from the notebook's ``parameters`` cell (papermill's inspection): names,
+  types inferred from the defaults, trailing comments as descriptions.
+* ``wfnb.output(name, value)`` inside the notebook makes ``value`` part of the step's result.
+* Papermill runs a whole notebook through the ``wfnb`` papermill engine registered here, which
+  executes the cells on our kernel session (so a pooled kernel, cancel and death detection
+  work), while papermill parameterises the notebook and writes the executed copy.
+"""
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import re
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import nbformat
+
+from .errors import WorkflowError
+from .kernels import CellError, KernelSession, strip_ansi
+from .model import Step, Workflow
+from .params import Param, to_jsonable
+from .steps import STEP_KINDS, StepKind
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .context import RunContext
+    from .runner import Inputs
+
+MIME = "application/vnd.wfnb.output+json"
+
+
+class NotebookFailed(Exception):
+    """A notebook cell raised: names the cell and carries the kernel's traceback."""
+
+    def __init__(self, message: str, traceback: str):
+        super().__init__(message)
+        self.step_traceback = traceback
+
+
+# ---- reading notebooks -------------------------------------------------------------------
+def read(path: Path, workflow: str = "?", step: str | None = None) -> nbformat.NotebookNode:
+    """The notebook at ``path``, or a WorkflowError naming the file and what is wrong."""
+    if not path.is_file():
+        raise WorkflowError(workflow, f"notebook {path} does not exist", step=step)
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:  # JSON errors, schema errors ...
+        raise WorkflowError(workflow, f"{path} is not a valid notebook: {exc}",
+                            step=step) from None
+    for cell in nb.cells:  # papermill's helpers expect every cell to have tags
+        cell.metadata.setdefault("tags", [])
+    return nb
+
+
+def _infer(name: str, default_src: str, help_: str) -> Param:
+    try:
+        value = ast.literal_eval(default_src)
+    except (ValueError, SyntaxError):
+        return Param(name, type="str", description=help_)  # an expression: give it as text
+    kind = {bool: "bool", int: "int", float: "float", list: "list", tuple: "list",
+            dict: "json"}.get(type(value))
+    if isinstance(value, str):
+        kind = "str"
+        for parse, typ in ((dt.date.fromisoformat, "date"), (dt.datetime.fromisoformat,
+                                                              "datetime")):
+            try:
+                parse(value)
+                kind = typ
+                break
+            except ValueError:
+                pass
+    if value is None or kind is None:
+        return Param(name, type="str", description=help_)
+    return Param(name, type=kind, default=value, description=help_)
+
+
+def parameters_of(nb: nbformat.NotebookNode) -> list[Param]:
+    """Params from the notebook's ``parameters`` cell (papermill's inspection)."""
+    from papermill.inspection import _infer_parameters
+    found = _infer_parameters(nb)
+    return [_infer(p.name, p.default, p.help) for p in found]
+
+
+def outputs_of(cells) -> dict[str, Any]:
+    """The values the cells handed back with ``wfnb.output``."""
+    found: dict[str, Any] = {}
+    for cell in cells:
+        for out in cell.get("outputs", ()):
+            data = out.get("data", {}).get(MIME)
+            if data is not None:
+                found[data["name"]] = data["value"]
+    return found
+
+
+def text_of(outputs: list) -> str:
+    """Outputs as the text a task keeps in its debug output."""
+    parts = []
+    for out in outputs:
+        kind = out.get("output_type")
+        if kind == "stream":
+            parts.append(out.get("text", ""))
+        elif kind in ("execute_result", "display_data"):
+            text = out.get("data", {}).get("text/plain")
+            if text and MIME not in out.get("data", {}):
+                parts.append(text + "\n")
+        elif kind == "error":
+            parts.append(strip_ansi(out.get("traceback", [])) + "\n")
+    return "".join(parts)
+
+
+def _failure(cell_index: int, count, source: str, error: CellError) -> NotebookFailed:
+    tb = strip_ansi(error.traceback)
+    lines = [int(n) for n in re.findall(r"^-*> ?(\d+)", tb, re.M)]
+    where = f"cell {cell_index}" + (f" [{count}]" if count else "")
+    if lines and 0 < lines[0] <= len(source.splitlines()):
+        where += f", line {lines[0]}: {source.splitlines()[lines[0] - 1].strip()}"
+    return NotebookFailed(f"{error} ({where})", tb)
+
+
+# ---- papermill engine: cells run on our kernel session --------------------------------------
+_engine_lock = threading.Lock()
+_engine_registered = False
+
+
+def _register_papermill_engine() -> None:
+    """Register papermill engine ``wfnb`` (once; papermill is imported only when needed)."""
+    global _engine_registered
+    with _engine_lock:
+        if _engine_registered:
+            return
+        from papermill.engines import Engine, papermill_engines
+
+        class WfnbPapermillEngine(Engine):
+            """Executes the cells on a given :class:`KernelSession`."""
+
+            @classmethod
+            def execute_managed_notebook(cls, nb_man, kernel_name,
+                                         session: KernelSession = None,
+                                         cancel: threading.Event | None = None, **kwargs):
+                for index, cell in enumerate(nb_man.nb.cells):
+                    if cell.cell_type != "code":
+                        continue
+                    nb_man.cell_start(cell, index)
+                    try:
+                        cell.outputs, cell.execution_count = session.run(cell.source, cancel)
+                    except CellError as exc:
+                        cell.outputs = getattr(exc, "outputs", [])
+                        cell.execution_count = getattr(exc, "execution_count", None)
+                        nb_man.cell_exception(cell, cell_index=index, exception=exc)
+                        break
+                    finally:
+                        nb_man.cell_complete(cell, cell_index=index)
+
+        papermill_engines.register("wfnb", WfnbPapermillEngine)
+        _engine_registered = True
+
+
+# ---- step kinds ------------------------------------------------------------------------------
+def _kernel(ctx: "RunContext", kernel_name: str) -> KernelSession:
+    pool = ctx.resources.get("kernel_pool")
+    return pool.take(kernel_name) if pool is not None else KernelSession(kernel_name)
+
+
+class NotebookStep(StepKind):
+    """A whole notebook run by papermill, parameters injected, the executed copy kept."""
+
+    kind = "notebook"
+
+    def execute(self, step: Step, ctx: "RunContext", inputs: "Inputs") -> Any:
+        import papermill
+        from papermill.exceptions import PapermillExecutionError
+        _register_papermill_engine()
+        path = Path(step.options["path"])
+        declared = [p.name for p in parameters_of(read(path, ctx.workflow, step.name))]
+        values = inputs.pick(declared)
+        values.update(step.options.get("parameters") or {})
+        values = {k: to_jsonable(v) for k, v in values.items()}
+        out = ctx.artifacts / f"{step.name}-{ctx.attempt}.ipynb"
+        ctx.notebook = str(out.relative_to(ctx.workspace))
+        session = _kernel(ctx, step.options.get("kernel") or "python3")
+        try:
+            nb = papermill.execute_notebook(
+                str(path), str(out), parameters=values, engine_name="wfnb",
+                kernel_name=session.kernel_name, session=session, cancel=ctx._cancel,
+                progress_bar=False, request_save_on_cell_execute=False,
+                autosave_cell_every=3600, cwd=str(path.parent))
+        except PapermillExecutionError as exc:
+            source = exc.source or ""
+            raise _failure(exc.cell_index, exc.exec_count, source,
+                           CellError(exc.ename, exc.evalue, exc.traceback)) from None
+        finally:
+            session.shutdown()
+        return outputs_of(nb.cells) or None
+
+
+class CellSession:
+    """The one kernel of a notebook-cell workflow's run, and the notebook it is filling in."""
+
+    def __init__(self, ctx: "RunContext", workflow: Workflow):
+        opts = workflow.notebook_options
+        self.nb = read(Path(opts["path"]), workflow.name)
+        self.lock = threading.Lock()
+        self.kernel = _kernel(ctx, opts.get("kernel") or "python3")
+        self.path = ctx.artifacts / "notebook.ipynb"
+        ctx.notebook = str(self.path.relative_to(ctx.workspace))
+        from papermill.translators import translate_parameters
+        code = translate_parameters(self.kernel.kernel_name, "python",
+                                    {k: to_jsonable(v) for k, v in ctx.params.items()},
+                                    "Parameters injected by wfnb")
+        cell = nbformat.v4.new_code_cell(code, metadata={"tags": ["injected-parameters"]})
+        self.nb.cells.insert(opts.get("parameters_index", -1) + 1, cell)
+        self.shift = 1
+        self.run_cells([opts.get("parameters_index", -1) + 1, *[
+            i + 1 for i in opts["setup"]]], None)
+
+    def run_cells(self, indexes: list[int], cancel) -> tuple[str, dict]:
+        text, cells = [], []
+        for index in indexes:
+            cell = self.nb.cells[index]
+            cells.append(cell)
+            try:
+                cell.outputs, cell.execution_count = self.kernel.run(cell.source, cancel)
+            except CellError as exc:
+                cell.outputs = getattr(exc, "outputs", [])
+                cell.execution_count = getattr(exc, "execution_count", None)
+                self.save()
+                raise _failure(index - self.shift, cell.execution_count, cell.source,
+                               exc) from None
+            text.append(text_of(cell.outputs))
+        self.save()
+        return "".join(text), outputs_of(cells)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(self.nb, str(self.path))
+
+    def close(self) -> None:
+        self.save()
+        self.kernel.shutdown()
+
+
+class CellStep(StepKind):
+    """Tagged cells of a notebook, run in order in the run's one kernel."""
+
+    kind = "cell"
+
+    def execute(self, step: Step, ctx: "RunContext", inputs: "Inputs") -> Any:
+        with ctx.resources["lock"]:
+            session = ctx.resources.get("cells")
+            if session is None:
+                session = ctx.resources["cells"] = CellSession(ctx, ctx.workflow_def)
+                ctx.resources.setdefault("cleanups", []).append(session.close)
+        with session.lock:
+            ctx.notebook = str(session.path.relative_to(ctx.workspace))
+            text, outs = session.run_cells([i + session.shift for i in step.options["cells"]],
+                                           ctx._cancel)
+        if text:
+            print(text, end="")
+        return outs or None
+
+
+STEP_KINDS.update({"notebook": NotebookStep(), "cell": CellStep()})
+
+
+# ---- notebooks as workflows ------------------------------------------------------------------
+_STEP_TAG = re.compile(r"^step:([A-Za-z_]\w*)$")
+_AFTER_TAG = re.compile(r"^after:([A-Za-z_]\w*)$")
+
+
+def notebook_workflow(path: Path) -> Workflow:
+    """A notebook in a workflows folder: its ``step:<name>`` cells are steps (run in one
+    kernel); a notebook without such cells is one papermill step. Parameters come from its
+    ``parameters`` cell in both cases."""
+    meta_probe = read(path, path.stem)
+    meta = meta_probe.metadata.get("wfnb", {})
+    name = meta.get("name") or re.sub(r"\W", "_", path.stem)
+    nb = meta_probe
+    title = meta.get("title")
+    description = meta.get("description", "")
+    if title is None:
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                heading = re.search(r"^#+\s*(.+)$", cell.source, re.M)
+                if heading:
+                    title = heading.group(1).strip()
+                    break
+    wf = Workflow(name, title=title, description=description, tags=meta.get("tags", []),
+                  params=parameters_of(nb))
+    wf.source = str(path)
+    params_index = next((i for i, c in enumerate(nb.cells)
+                         if "parameters" in c.metadata.get("tags", [])), -1)
+    steps: list[tuple[str, list[int], list[str]]] = []
+    setup: list[int] = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or index == params_index:
+            continue
+        tags = cell.metadata.get("tags", [])
+        names = [m.group(1) for t in tags if (m := _STEP_TAG.match(t))]
+        after = [m.group(1) for t in tags if (m := _AFTER_TAG.match(t))]
+        if names:
+            steps.append((names[0], [index], after))
+        elif steps:
+            steps[-1][1].append(index)  # untagged cells after a step belong to it
+        else:
+            setup.append(index)
+    wf.notebook_options = {"path": str(path), "setup": setup, "parameters_index": params_index,
+                           "kernel": nb.metadata.get("kernelspec", {}).get("name")}
+    if not steps:
+        wf.add_step(Step("notebook", None, kind="notebook",
+                         description=description or f"runs {path.name} with papermill",
+                         options={"path": str(path), "parameters": {},
+                                  "kernel": wf.notebook_options["kernel"]}))
+        return wf
+    previous = None
+    for step_name, cells, after in steps:
+        deps = tuple(after) if after else ((previous,) if previous else ())
+        wf.add_step(Step(step_name, None, deps, kind="cell", options={"cells": cells}))
+        previous = step_name
+    return wf
