@@ -146,6 +146,11 @@ class KernelSession:
             raise error
         return outputs, count
 
+    def shutdown_soon(self) -> None:
+        """Shut down in the background: a used kernel is discarded anyway, and its 20 ms
+        shutdown need not delay the step that used it."""
+        threading.Thread(target=self.shutdown, daemon=False, name="wfnb-kernel-stop").start()
+
     def shutdown(self) -> None:
         """Stop the kernel process (idempotent); no process is left behind."""
         try:
@@ -161,6 +166,8 @@ class KernelSession:
 
 class KernelPool:
     """Pre-started kernels per kernel name; ``take`` hands one out and starts a replacement."""
+
+    REFILL_DELAY = 0.3
 
     def __init__(self, size: int = 2):
         self.size = size
@@ -181,7 +188,11 @@ class KernelPool:
                     session = candidate
                 else:
                     candidate.shutdown()
-        self._refill(kernel_name)
+        # the replacement starts a moment later: starting a kernel takes a core for ~0.5 s,
+        # which would otherwise slow the step that just took one
+        timer = threading.Timer(self.REFILL_DELAY, self._refill, args=(kernel_name,))
+        timer.daemon = True
+        timer.start()
         return session or KernelSession(kernel_name)
 
     def warm(self, kernel_name: str = "python3") -> None:

@@ -189,11 +189,14 @@ class NotebookStep(StepKind):
                 progress_bar=False, request_save_on_cell_execute=False,
                 autosave_cell_every=3600, cwd=str(path.parent))
         except PapermillExecutionError as exc:
+            session.shutdown()
             source = exc.source or ""
             raise _failure(exc.cell_index, exc.exec_count, source,
                            CellError(exc.ename, exc.evalue, exc.traceback)) from None
-        finally:
+        except BaseException:
             session.shutdown()
+            raise
+        session.shutdown_soon()
         return outputs_of(nb.cells) or None
 
 
