@@ -57,9 +57,7 @@ def _start_detached(ws: wfnb.Workspace, args, name: str, params: dict, trigger: 
                                  env={**os.environ, "WFNB_USER": ws.user})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        try:
-            run = ws.get_run(run_id)
-        except wfnb.NotFound:
+        if not ws.exists(run_id):
             if child.poll() is not None:
                 text = (logs / f"{run_id}.log").read_text().strip()
                 print(f"error: the run could not start: {text}", file=sys.stderr)
@@ -67,10 +65,10 @@ def _start_detached(ws: wfnb.Workspace, args, name: str, params: dict, trigger: 
             time.sleep(0.05)  # polling for the child's first write
             continue
         if args.json:
-            print(as_json(run.to_dict()))
+            print(as_json({"id": run_id, "pid": child.pid}))
         else:
-            print(f"run {run.id} started in the background (pid {child.pid}); "
-                  f"follow it with: wfnb show {run.id}")
+            print(f"run {run_id} started in the background (pid {child.pid}); "
+                  f"follow it with: wfnb show {run_id}")
         return EXIT_OK
     print(f"error: run {run_id} did not appear in the history within 60 s", file=sys.stderr)
     return EXIT_RUN_NOT_COMPLETED
@@ -105,12 +103,15 @@ def _decision(ws: wfnb.Workspace, args, kind: str) -> int:
                          **_params(args.param))
     else:
         run = ws.reject(args.run_id, step=args.step, comment=args.comment)
-    print(f"{kind[:-1] if kind.endswith('e') else kind}ed run {run.id} as {ws.user}", flush=True)
+    say = (lambda text: None) if args.json else (lambda text: print(text, flush=True))
+    say(f"{kind[:-1] if kind.endswith('e') else kind}ed run {run.id} as {ws.user}")
     if run.id not in ws.liveness.live:
-        print("the process that owns the run carries it on")
+        say("the process that owns the run carries it on")
+        if args.json:
+            print(as_json({"id": run.id, "decision": kind, "carried_on": "by its owner"}))
         return EXIT_OK
-    print("carrying the run on in this process until it ends or waits again", flush=True)
-    follow(ws, run, quiet=False)
+    say("carrying the run on in this process until it ends or waits again")
+    follow(ws, run, quiet=args.json)
     code = finish(run, args)
     return EXIT_OK if run.status in ("Completed", "Waiting for Approval", "Rejected") else code
 
@@ -141,14 +142,20 @@ def cmd_approvals(ws: wfnb.Workspace, args) -> int:
 def cmd_resume(ws: wfnb.Workspace, args) -> int:
     """The background process that carries on a run woken by a deadline or a decision."""
     def claim(con) -> bool:
-        return bool(con.execute(
+        taken = bool(con.execute(
             "UPDATE runs SET owner_id = ? WHERE id = ? AND owner_id IS NULL "
             "AND status = 'Waiting for Approval' RETURNING id",
             [ws.liveness.owner_id, args.run_id]).fetchall())
-    if not ws.store.transact(claim):
+        if taken:
+            ws.liveness.beat(con)
+        return taken
+    if args.run_id in ws.liveness.live:  # opening the workspace already claimed it
+        run = ws.get_run(args.run_id)
+    elif ws.store.transact(claim):
+        run = ws._resume(args.run_id)
+    else:
         print(f"run {args.run_id} is carried on elsewhere (or has ended)")
         return EXIT_OK
-    run = ws._resume(args.run_id)
     follow(ws, run, quiet=True)
     return finish(run, args)
 
@@ -156,7 +163,8 @@ def cmd_resume(ws: wfnb.Workspace, args) -> int:
 def cmd_execute(ws: wfnb.Workspace, args) -> int:
     run = ws.submit(args.workflow, _params(args.param), trigger=args.trigger,
                     parent_id=args.parent, run_id=args.run_id)
-    return finish(run.wait(), args)
+    follow(ws, run, quiet=True)  # until it ends, or waits for a decision (then nothing is held)
+    return finish(run, args)
 
 
 RUN_COLUMNS = ["id", "workflow", "status", "progress", "created_by", "created_at", "duration",
@@ -346,10 +354,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (Path(root) / "wfnb.toml").exists():
             raise UsageError(f"{Path(root).resolve()} is not a wfnb workspace (no wfnb.toml); "
                              "create one with: wfnb init")
-        # a short command must not run workflows in the foreground: runs it wakes (a deadline
-        # passed, a decision nobody carried on) go on in a background process
-        foreground = args.command in ("approve", "reject", "_resume", "_execute", "run", "rerun")
-        ws = wfnb.open(root, carry_on="thread" if foreground else "detach")
+        # runs this command did not ask for but wakes (a deadline passed, a decision nobody
+        # carried on) go on in a background process of their own, never in this one, which
+        # exits when its own work is done; only `_resume` (that background process) carries on
+        ws = wfnb.open(root, carry_on="thread" if args.command == "_resume" else "detach")
         return args.fn(ws, args)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -365,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `wfnb runs | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
         return EXIT_OK
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import wfnb
 from tests.conftest import cli_env, poll
+from wfnb import Param, Workflow
 from wfnb.engine.approvals import DecisionError
 from wfnb.engine.records import utcnow
 
@@ -227,3 +228,77 @@ def test_a_run_whose_workflow_lost_its_waiting_step_ends_in_error_on_resume(ws):
     assert ended.status == "Error"
     assert ended.error == ("could not resume the run: step 'ok' of this run is no longer "
                            "in the workflow")
+
+
+def test_a_cancel_right_as_the_run_starts_waiting_is_not_lost(ws):
+    for _ in range(3):
+        run = ws.start("expense_approval", employee="ana", amount=1)
+        poll(lambda: run.status == "Waiting for Approval")
+        assert ws.cancel(run.id).status == "Cancelled"
+        assert ws.get_run(run.id).status == "Cancelled"
+
+
+def test_wait_applies_a_deadline_and_a_late_decision_is_refused(factory):
+    factory.module("soon", """
+        from wfnb import Param, Workflow
+        wf = Workflow("soon")
+        wf.approval("ok", timeout="1s", on_timeout="approve",
+                    inputs=[Param("n", type="int", default=3), Param("note")])
+        wf.step(lambda ok: ok, name="after", after=["ok"])
+    """)
+    ws = factory.open()
+    run = ws.start("soon")
+    poll(lambda: waiting(ws, run.id))
+    late = ws.start("soon")
+    poll(lambda: waiting(ws, late.id))
+    poll(lambda: late.refresh() and __import__("datetime").datetime.fromisoformat(
+        late.task("ok").inputs["deadline"]) < utcnow(), timeout=5, what="the deadline")
+    with pytest.raises(DecisionError, match="passed its deadline .* decided by "
+                                            "on_timeout='approve'"):
+        ws.reject(late.id)
+    assert run.wait(30).status == "Completed"  # nobody decided: waiting applied the deadline
+    assert run.result("after") == {"n": 3, "note": None, "approved_by": "wfnb (timeout)",
+                                   "comment": run.result("after")["comment"]}
+    assert late.wait(30).status == "Completed"
+
+
+def test_the_owner_gets_validated_inputs_when_it_is_the_deciding_process(ws):
+    wf = Workflow("typed_gate")
+    wf.approval("ok", inputs=[Param("n", type="int", required=True),
+                              Param("tag", default="x")])
+    wf.step(lambda ctx: ctx.sleep(1.0) and None, name="slow")
+    wf.step(lambda ok, slow: [ok["n"], ok["tag"]], name="use", after=["ok", "slow"])
+    run = ws.start(wf)  # a workflow object, as defined in a notebook cell
+    poll(lambda: run.status == "Waiting for Approval")
+    ws.approve(run.id, n="5")
+    assert run.wait(30).status == "Completed" and run.result("use") == [5, "x"]
+
+
+def test_a_workflow_defined_in_a_cell_resumes_after_its_run_was_given_up(ws):
+    wf = Workflow("cell_gate")
+    wf.approval("ok")
+    wf.step(lambda ok: ok["approved_by"], name="after", after=["ok"])
+    run = ws.start(wf)
+    poll(lambda: waiting(ws, run.id))
+    assert ws.approve(run.id).wait(30).status == "Completed"
+    assert ws.get_run(run.id).result("after") == "tester"
+
+
+@pytest.mark.slow
+def test_a_short_command_hands_a_woken_run_to_a_background_process(factory):
+    factory.module("woken", """
+        from wfnb import Workflow
+        wf = Workflow("woken")
+        wf.approval("ok", timeout="1s", on_timeout="approve")
+        wf.step(lambda ok: "done", name="after", after=["ok"])
+    """)
+    ws = factory.open()
+    run = ws.start("woken")
+    poll(lambda: waiting(ws, run.id))
+    deadline = run.refresh().task("ok").inputs["deadline"]
+    poll(lambda: utcnow().isoformat() > deadline, timeout=5, what="the deadline")
+    out = wfnb_cli(ws, "runs", "--limit", "1")  # a short command notices the deadline
+    assert out.returncode == 0, out.stderr
+    final = poll(lambda: (r := factory.open().get_run(run.id)).done and r, timeout=60,
+                 what="the background process to finish the run")
+    assert final.status == "Completed" and final.result("after") == "done"

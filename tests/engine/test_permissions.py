@@ -175,3 +175,17 @@ def test_the_current_user_comes_from_wfnb_user_then_jupyterhub_then_the_os(monke
     assert run.created_by == "ana"
     assert ws.sql(f"select actor from events where run_id = '{run.id}' and status = 'Pending' "
                   "and kind = 'run'")["actor"][0] == "ana"
+
+
+def test_view_runs_alone_does_not_show_tasks_and_deciders_are_not_revealed(team):
+    admin, otto, ana = team("root"), team("otto"), team("ana")
+    run = admin.run("daily_sales", date="2026-11-23")
+    listed = otto.runs()[0]
+    assert listed.id == run.id and listed.status == "Completed"
+    with pytest.raises(PermissionDenied, match="VIEW_DETAILS"):
+        listed.tasks
+    gated = admin.start("expense_approval", employee="x", amount=1)
+    poll(lambda: gated.status == "Waiting for Approval")
+    admin.approve(gated.id, cost_centre="OPS").wait(30)
+    with pytest.raises(PermissionDenied, match="may not APPROVE"):
+        ana.reject(gated.id)  # refused before anything about the decision is said

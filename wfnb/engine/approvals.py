@@ -30,6 +30,21 @@ DECISIONS = {"approve": "approved", "reject": "rejected", "fail": "failed"}
 TIMEOUT_USER = "wfnb (timeout)"
 
 
+def _expired(info: dict) -> bool:
+    deadline = info.get("deadline")
+    return bool(deadline) and dt.datetime.fromisoformat(deadline) <= utcnow()
+
+
+def _record_timeout(con, run_id: str, step: str, info: dict) -> dict:
+    """The deadline decides: on_timeout's decision, with the approver fields' defaults."""
+    deadline = dt.datetime.fromisoformat(info["deadline"])
+    kind = info.get("on_timeout", "reject")
+    defaults = {f["name"]: f.get("default") for f in info.get("fields") or []}
+    return record(con, run_id, step, kind, TIMEOUT_USER,
+                  f"no decision by the deadline ({deadline:%Y-%m-%d %H:%M:%S} UTC)",
+                  defaults if kind == "approve" else {})
+
+
 class DecisionError(WfnbError):
     """A decision that cannot be taken: not waiting, already decided, several steps wait ..."""
 
@@ -100,8 +115,10 @@ class Approvals:
     # ---- deciding ------------------------------------------------------------------------
     def decide(self, run_id: str, step: str | None, decision: str, comment: str | None,
                inputs: dict[str, Any]) -> tuple[str, str]:
-        """Record a decision; returns (step, what happens next: 'owner' | 'here' | 'claimed')."""
+        """Record a decision; returns (step, what happens next: 'owner' | 'here' | 'claimed',
+        the validated inputs)."""
         eng = self.engine
+        eng._require("APPROVE", f"decide on run {run_id}")
         if run_id in eng.liveness.live:
             eng.store.flush()  # driven here: what it has done so far must be in the store
         record_, tasks = eng._load(run_id)
@@ -118,7 +135,6 @@ class Approvals:
         step = self._pick_step(record_, waiting, step)
         task = next(t for t in waiting if t.step == step)
         info = task.inputs or {}
-        eng._require("APPROVE", f"decide step {step!r} of run {run_id}")
         if not eng.permissions.among(eng.user, info.get("approvers")):
             eng._deny("APPROVE", f"step {step!r} of run {run_id} is for "
                                  f"{', '.join(info.get('approvers') or [])}")
@@ -131,9 +147,18 @@ class Approvals:
         elif inputs:
             raise DecisionError(f"inputs ({', '.join(inputs)}) go with an approval, "
                                 "not with a rejection")
-        return step, eng.store.transact(
+        route, taken = eng.store.transact(
             lambda con: self._record_and_route(con, run_id, step, task.id, decision,
-                                               eng.user, comment, values))
+                                               eng.user, comment, values, info))
+        if taken["user"] == TIMEOUT_USER:  # too late: the deadline's decision was recorded
+            if route == "claimed":  # we hold the run now: carry it on as the deadline said
+                eng._carry_on(run_id)
+            elif route == "here" and run_id in eng.liveness.live:
+                eng.liveness.live[run_id].deliver(taken)
+            raise DecisionError(f"step {step!r} of run {run_id} passed its deadline "
+                                f"({info['deadline']} UTC) before this decision; it was "
+                                f"decided by on_timeout={info.get('on_timeout', 'reject')!r}")
+        return step, route, values
 
     @staticmethod
     def _pick_step(record_: RunRecord, waiting: list[TaskRecord], step: str | None) -> str:
@@ -152,8 +177,10 @@ class Approvals:
         return step
 
     def _record_and_route(self, con, run_id: str, step: str, task_id: str, decision: str,
-                          user: str, comment: str | None, values: dict) -> str:
-        """In one transaction: re-check, record, and decide who carries the run on."""
+                          user: str, comment: str | None, values: dict,
+                          info: dict) -> tuple[str, dict]:
+        """In one transaction: re-check, record, and decide who carries the run on. A
+        decision that comes after the deadline records the deadline's decision instead."""
         row = con.execute("SELECT status, owner_id FROM runs WHERE id = ?", [run_id]).fetchone()
         status = con.execute("SELECT status FROM tasks WHERE id = ?", [task_id]).fetchone()
         if row is None or RunStatus(row[0]) in RUN_TERMINAL or status is None \
@@ -161,8 +188,11 @@ class Approvals:
             now = status[0] if status else "gone"
             raise DecisionError(f"step {step!r} of run {run_id} is not waiting for approval "
                                 f"(it is {now})")
-        record(con, run_id, step, decision, user, comment, values)
-        return self._route(con, run_id, row[1])
+        if _expired(info):
+            taken = _record_timeout(con, run_id, step, info)
+        else:
+            taken = record(con, run_id, step, decision, user, comment, values)
+        return self._route(con, run_id, row[1]), taken
 
     def _route(self, con, run_id: str, owner: str | None) -> str:
         live = self.engine.liveness
@@ -171,28 +201,32 @@ class Approvals:
         if owner is not None and live.owner_alive(con, owner):
             return "owner"
         con.execute("UPDATE runs SET owner_id = ? WHERE id = ?", [live.owner_id, run_id])
+        live.beat(con)
         return "claimed"
 
     # ---- releasing and resuming ----------------------------------------------------------
-    def release(self, record_: RunRecord, parked: list[str]) -> list[dict]:
-        """Give a waiting run up, unless a decision for it is already recorded."""
-        def give_up(con) -> list[dict]:
+    def release(self, record_: RunRecord, parked: list[str]) -> tuple[list[dict], str | None]:
+        """Give a waiting run up, unless a decision or a cancel request for it is already
+        recorded (a request written while we still owned it would otherwise be lost).
+        Returns (decisions, who asked to cancel)."""
+        def give_up(con) -> tuple[list[dict], str | None]:
             found = decisions_for(con, record_.id, parked)
-            if not found:
+            row = con.execute("SELECT cancel_requested_by FROM runs WHERE id = ? AND "
+                              "cancel_requested_at IS NOT NULL", [record_.id]).fetchone()
+            if not found and row is None:
                 con.execute("UPDATE runs SET owner_id = NULL WHERE id = ? AND owner_id = ?",
                             [record_.id, record_.owner_id])
-            return found
-        found = self.engine.store.transact(give_up)
-        if not found:
+            return found, (row[0] or "unknown") if row else None
+        found, cancelled_by = self.engine.store.transact(give_up)
+        if not found and cancelled_by is None:
             with self.engine.store.records_lock:
                 record_.owner_id = None
-        return found
+        return found, cancelled_by
 
     # ---- deadlines and stranded decisions (any process, on open and while polling) -------
     @staticmethod
     def _waiting(con) -> list[tuple]:
         """Waiting approval tasks: (run, step, inputs, owner, decision or None, expired)."""
-        now = utcnow()
         rows = []
         # the waiting runs first (a cheap scan of runs.status), then their tasks through the
         # tasks.run_id index: a scan of the status of every task costs ~100 ms at 4M tasks
@@ -206,9 +240,7 @@ class Approvals:
         out = []
         for run_id, step, inputs, owner, decided in rows:
             info = loads(inputs) or {}
-            deadline = info.get("deadline")
-            expired = bool(deadline) and dt.datetime.fromisoformat(deadline) <= now
-            out.append((run_id, step, info, owner, decided, expired))
+            out.append((run_id, step, info, owner, decided, _expired(info)))
         return out
 
     def due(self, con) -> bool:
@@ -222,9 +254,7 @@ class Approvals:
         claimed: list[str] = []
         for run_id, step, info, owner, decided, expired in self._waiting(con):
             if decided is None and expired:
-                timeout = dt.datetime.fromisoformat(info["deadline"])
-                record(con, run_id, step, info.get("on_timeout", "reject"), TIMEOUT_USER,
-                       f"no decision by the deadline ({timeout:%Y-%m-%d %H:%M:%S} UTC)", {})
+                _record_timeout(con, run_id, step, info)
                 decided = True
             if decided is not None and run_id not in claimed:
                 if self._route(con, run_id, owner) == "claimed":

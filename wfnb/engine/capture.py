@@ -58,7 +58,17 @@ class _Router(io.TextIOBase):
         if getattr(_current, "sink", None) is None:
             self._fallback.flush()
 
-    def __getattr__(self, name):  # encoding, isatty, fileno ... of the stream it wraps
+    def fileno(self) -> int:
+        return self._fallback.fileno()
+
+    def isatty(self) -> bool:
+        return self._fallback.isatty()
+
+    @property
+    def encoding(self):  # type: ignore[override]
+        return getattr(self._fallback, "encoding", "utf-8")
+
+    def __getattr__(self, name):  # anything else of the stream it wraps
         return getattr(self._fallback, name)
 
 

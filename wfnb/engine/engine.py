@@ -30,6 +30,7 @@ from .approvals import Approvals, PendingApproval, decisions_for
 from .auth import Permissions, PermissionDenied
 
 _executors: dict[tuple, Executor] = {}
+_adhoc: dict[str, Workflow] = {}   # workflows passed as objects, by name (this process)
 _executors_lock = threading.Lock()
 
 
@@ -123,9 +124,12 @@ class Engine:
         return self._workflow(name)
 
     def _workflow(self, name: str | Workflow) -> Workflow:
-        if isinstance(name, Workflow):
+        if isinstance(name, Workflow):  # defined in a notebook cell, say: remember it, so a
+            _adhoc[name.name] = name    # run of it can be resumed after an approval
             return name.validate()
         found = self._loader.workflows()
+        if name not in found and name in _adhoc:
+            return _adhoc[name]
         if name not in found:
             raise NotFound(f"no workflow named {name!r} in {self.root} "
                            f"(known: {', '.join(sorted(found)) or 'none'})")
@@ -209,12 +213,12 @@ class Engine:
 
     def _decide(self, run_id: str, step: str | None, decision: str, comment: str | None,
                 inputs: dict[str, Any]) -> Run:
-        step, route = self.approvals.decide(run_id, step, decision, comment, inputs)
+        step, route, values = self.approvals.decide(run_id, step, decision, comment, inputs)
         if route == "here":
             driver = self.liveness.live.get(run_id)
             if driver is not None:
                 driver.deliver({"run_id": run_id, "step": step, "decision": decision,
-                                "user": self.user, "comment": comment, "inputs": inputs})
+                                "user": self.user, "comment": comment, "inputs": values})
         elif route == "claimed":
             return self._resume(run_id)
         return self._handle_id(run_id)
@@ -223,8 +227,8 @@ class Engine:
         """Carry on a run this process has just claimed (its decision is recorded)."""
         record, tasks = self._load(run_id)
         record.owner_id = self.liveness.owner_id
-        wf = self._workflow(record.workflow)
         try:
+            wf = self._workflow(record.workflow)
             driver = RunDriver.resume(self, wf, record, tasks)
         except Exception as exc:  # cannot rebuild (workflow changed): the run ends in Error
             why = f"could not resume the run: {exc}"
@@ -251,7 +255,8 @@ class Engine:
         with self.store.connect(read_only=True) as con:
             return decisions_for(con, run_id, steps)
 
-    def release_run(self, record: RunRecord, parked: list[str]) -> list[dict]:
+    def release_run(self, record: RunRecord,
+                    parked: list[str]) -> tuple[list[dict], str | None]:
         return self.approvals.release(record, parked)
 
     # ---- permissions ----------------------------------------------------------------------
@@ -319,6 +324,12 @@ class Engine:
         record, tasks = self._load(run_id)
         return Run(self, record, tasks=tasks)
 
+    def exists(self, run_id: str) -> bool:
+        """Is there a run with this id (in the history or live here)? Reveals nothing else."""
+        if run_id in self.liveness.live:
+            return True
+        return bool(self.store.query("SELECT 1 FROM runs WHERE id = ?", [run_id]))
+
     def _load(self, run_id: str) -> tuple[RunRecord, list[TaskRecord]]:
         """A run and its tasks as stored (no permission check: for the engine's own use)."""
         with self.store.connect(read_only=True) as con:
@@ -347,7 +358,9 @@ class Engine:
                                   "actor": self.user})
             driver.request_cancel(self.user)
             driver.done.wait(wait)
-            return Run(self, driver.run, driver)
+            if not driver.released:
+                return Run(self, driver.run, driver)
+            # it gave the run up (waiting for approval) just before the request: end it below
 
         def request(con: duckdb.DuckDBPyConnection) -> None:
             row = con.execute("SELECT status, owner_id FROM runs WHERE id = ?",

@@ -118,6 +118,15 @@ class Liveness:
         except Exception:  # the reaper of another process will still fix the runs
             pass
 
+    def beat(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Write this process's heartbeat (its owner row), in the caller's transaction: any
+        transaction that makes this process a run's owner must write it too, or another
+        process would take the run for lost."""
+        con.execute("INSERT INTO owners VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO "
+                    "UPDATE SET heartbeat_at = excluded.heartbeat_at",
+                    [self.owner_id, self.host, self.pid, self.started_at, utcnow()])
+        self._last_beat = time.monotonic()
+
     def attach(self, engine: "Engine") -> None:
         """The engine that resumes runs claimed while sweeping (the first one opened)."""
         if self.engine is None:
@@ -146,11 +155,7 @@ class Liveness:
         claimed: list[str] = []
         if live:
             if time.monotonic() - self._last_beat > BEAT_EVERY:
-                now = utcnow()
-                con.execute("INSERT INTO owners VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO "
-                            "UPDATE SET heartbeat_at = excluded.heartbeat_at",
-                            [self.owner_id, self.host, self.pid, self.started_at, now])
-                self._last_beat = time.monotonic()
+                self.beat(con)
             marks = ", ".join("?" * len(live))
             requests = con.execute(
                 f"SELECT id, cancel_requested_by FROM runs WHERE id IN ({marks}) "

@@ -52,6 +52,7 @@ class Run:
         if self._driver is not None:
             with self._engine.store.records_lock:
                 return list(self._driver.tasks)
+        self._engine._require("VIEW_DETAILS", f"see the tasks of run {self.id}")
         if self._tasks is None:
             self._tasks = self._engine._load(self.id)[1]
         return list(self._tasks)
@@ -86,8 +87,9 @@ class Run:
         if driver is not None:  # e.g. resumed here after an approval
             self._driver = driver
         elif self._driver is None or self._driver.done.is_set():
+            self._engine.liveness.reap()  # a passed deadline is applied while we wait
             self._record, self._tasks = self._engine._load(self.id)
-            self._driver = None
+            self._driver = self._engine.liveness.live.get(self.id)
         return self
 
     def wait(self, timeout: float | None = None) -> "Run":

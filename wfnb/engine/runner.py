@@ -382,9 +382,14 @@ class RunDriver:
     def _give_up_run(self) -> bool:
         """Nothing runs and only decisions are awaited: hand the run back to the store.
         Returns False if a decision arrived meanwhile (then the driver carries on)."""
+        if self._stop is not None:
+            return False  # a cancel arrived: end the run instead of giving it up
         self.drain_output()
         self.store.flush()
-        decisions = self.engine.release_run(self.run, self.parked)
+        decisions, cancelled_by = self.engine.release_run(self.run, self.parked)
+        if cancelled_by is not None:
+            self.request_cancel(cancelled_by)
+            return False
         if decisions:
             for decision in decisions:
                 self._decide(decision)
