@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import json
 import re
 import threading
 from pathlib import Path
