@@ -201,3 +201,19 @@ def test_the_warm_pool_hands_out_fresh_kernels_that_never_share_state(factory):
     second = ws.run("leak")
     assert first.result("check") == {"seen": False} and second.result("check") == {"seen": False}
     poll(lambda: ws.kernel_pool.ready() == 1, timeout=60, what="the pool to refill")
+
+
+def test_after_tags_order_cell_steps_and_untagged_cells_belong_to_the_step_above(cold):
+    write_notebook(cold.root / "workflows" / "ordered.ipynb",
+                   cell("log = []"),
+                   cell("log.append('b')", "step:b", "after:a"),
+                   cell("log.append('b2')"),
+                   cell("log.append('a')", "step:a"),
+                   cell("import wfnb\nwfnb.output('log', log)", "step:c", "after:b"))
+    ws = cold.open()
+    wf = ws.workflow("ordered")
+    assert {n: s.after for n, s in wf.steps.items()} == {"b": ("a",), "a": (), "c": ("b",)}
+    assert wf.steps["b"].options["cells"] == [1, 2]
+    run = ws.run("ordered")
+    assert run.status == "Completed", run.error
+    assert run.result("c") == {"log": ["a", "b", "b2"]}

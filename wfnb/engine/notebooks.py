@@ -275,7 +275,8 @@ _AFTER_TAG = re.compile(r"^after:([A-Za-z_]\w*)$")
 
 def notebook_workflow(path: Path) -> Workflow:
     """A notebook in a workflows folder: its ``step:<name>`` cells are steps (run in one
-    kernel); a notebook without such cells is one papermill step. Parameters come from its
+    kernel, in notebook order; once any cell has ``after:<name>`` tags, those tags alone order
+    the steps); a notebook without such cells is one papermill step. Parameters come from its
     ``parameters`` cell in both cases."""
     meta_probe = read(path, path.stem)
     meta = meta_probe.metadata.get("wfnb", {})
@@ -317,9 +318,11 @@ def notebook_workflow(path: Path) -> Workflow:
                          options={"path": str(path), "parameters": {},
                                   "kernel": wf.notebook_options["kernel"]}))
         return wf
+    # notebook order unless the notebook orders its steps itself with after: tags
+    explicit = any(after for _, _, after in steps)
     previous = None
     for step_name, cells, after in steps:
-        deps = tuple(after) if after else ((previous,) if previous else ())
+        deps = tuple(after) if explicit else ((previous,) if previous else ())
         wf.add_step(Step(step_name, None, deps, kind="cell", options={"cells": cells}))
         previous = step_name
     return wf
