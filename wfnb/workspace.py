@@ -11,8 +11,35 @@ class Workspace(Engine):
     """A workspace folder: ``wfnb.toml``, its workflows and its ``.wfnb/`` history.
 
     Open one with :func:`wfnb.open`; start runs with :meth:`start` / :meth:`run`, look back with
-    :meth:`runs`, :meth:`get_run` and :meth:`sql`.
+    :meth:`runs`, :meth:`get_run` and :meth:`sql`; see it all in a notebook with
+    :meth:`gallery`, :meth:`runs_table` and :meth:`run_details`.
     """
+
+    def gallery(self):
+        """The gallery of workflows: Run opens the form, View Runs the runs table."""
+        from .widgets.app import Gallery
+        self._require("LIST_WORKFLOWS", "open the gallery")
+        return Gallery(self)
+
+    def runs_table(self, workflow: str | None = None):
+        """Runs newest first (of one workflow, or all), live, with View Details."""
+        from .widgets.app import standalone
+        from .widgets.runs_table import RunsTable
+        self._require("VIEW_RUNS", "open the runs table")
+        return standalone(RunsTable, self, workflow)
+
+    def run_details(self, run_id: str):
+        """One run: tasks, arguments, results, debug output, timeline, Cancel and Rerun."""
+        from .widgets.app import standalone
+        from .widgets.run_details import RunDetails
+        return standalone(RunDetails, self, run_id)
+
+    def run_dialog(self, workflow: str, **values):
+        """The run form of one workflow (prefilled with ``values``), live once started."""
+        from .widgets.app import standalone
+        from .widgets.run_dialog import RunDialog
+        self._require("RUN_WORKFLOW", f"run workflow {workflow!r}")
+        return standalone(RunDialog, self, workflow, values)
 
 
 def open(path: str | os.PathLike | None = None, *, user: str | None = None,  # noqa: A001

@@ -303,6 +303,39 @@ class Engine:
                                 f"LIMIT {limit} OFFSET {offset}", args)
         return [self._handle(RunRecord.from_row(row)) for row in rows]
 
+    def search_runs(self, workflow: str | None = None, status: str | None = None,
+                    trigger: str | None = None, text: str | None = None, limit: int = 50,
+                    offset: int = 0) -> tuple[list[Run], int]:
+        """One page of runs (newest first) and how many match in all; ``text`` matches the
+        id, workflow, user or arguments. For tables that page through a long history."""
+        self._require("VIEW_RUNS", "list runs")
+        where, args = [], []
+        for column, value in (("workflow", workflow), ("trigger", trigger)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if status:
+            where.append("status = ?")
+            args.append(self._status(status))
+        if text:
+            where.append("(id ILIKE ? OR workflow ILIKE ? OR created_by ILIKE ? "
+                         "OR CAST(params AS VARCHAR) ILIKE ?)")
+            args += [f"%{text}%"] * 4
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self.store.connect(read_only=True) as con:
+            rows = rows_of(con.execute(f"SELECT * FROM runs {clause} ORDER BY created_at DESC, "
+                                       f"id DESC LIMIT {int(limit)} OFFSET {int(offset)}", args))
+            total = con.execute(f"SELECT count(*) FROM runs {clause}", args).fetchone()[0]
+        return [self._handle(RunRecord.from_row(r)) for r in rows], int(total)
+
+    def last_runs(self) -> dict[str, dict]:
+        """Each workflow's latest run: {workflow: {id, status, created_at}} (for galleries)."""
+        self._require("VIEW_RUNS", "see last runs")
+        rows = self.store.query(
+            "SELECT workflow, arg_max(id, created_at) AS id, arg_max(status, created_at) AS "
+            "status, max(created_at) AS created_at FROM runs GROUP BY workflow")
+        return {r.pop("workflow"): r for r in rows}
+
     @staticmethod
     def _status(status: str) -> str:
         for s in RunStatus:

@@ -1,0 +1,87 @@
+"""A feed of committed history events for views: the events this process commits (straight
+from the writer, after the commit) and those other processes commit (polled from the
+``events`` table by sequence number). Subscribers are called from the feed's thread."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from .store import Store
+
+Listener = Callable[[list[dict]], None]
+
+
+class EventFeed:
+    """One per store per process; starts polling when the first listener subscribes."""
+
+    _instances: dict[str, "EventFeed"] = {}
+    _lock = threading.Lock()
+
+    POLL_EVERY = 0.5   # seconds between polls of other processes' events
+
+    @classmethod
+    def for_store(cls, store: Store) -> "EventFeed":
+        with cls._lock:
+            if store.path not in cls._instances:
+                cls._instances[store.path] = cls(store)
+            return cls._instances[store.path]
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._listeners: list[Listener] = []
+        self._mutex = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._seq = self._last_seq()
+        self._wake = threading.Event()
+        store.subscribe(self._local)
+
+    def _last_seq(self) -> int:
+        rows = self.store.query("SELECT coalesce(max(seq), 0) AS seq FROM events")
+        return int(rows[0]["seq"])
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(events)`` with every batch of new events; returns unsubscribe."""
+        with self._mutex:
+            self._listeners.append(listener)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._poll, daemon=True,
+                                                name="wfnb-event-feed")
+                self._thread.start()
+
+        def unsubscribe() -> None:
+            with self._mutex:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+        return unsubscribe
+
+    def _emit(self, events: list[dict]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(events)
+            except Exception:  # a broken view must not stop the feed
+                pass
+
+    def _local(self, events: list[dict]) -> None:
+        """Events this process just committed: no need to wait for the next poll."""
+        if self._listeners:
+            self._emit(events)
+
+    def _poll(self) -> None:
+        while True:
+            self._wake.wait(self.POLL_EVERY)
+            self._wake.clear()
+            if not self._listeners:
+                continue
+            try:
+                # our own events come too (and earlier, from _local): views only use an
+                # event as "this run changed", so seeing one twice costs a repaint at most
+                rows = self.store.query(
+                    "SELECT seq, ts, run_id, task_id, kind, status, actor, data FROM events "
+                    "WHERE seq > ? ORDER BY seq", [self._seq])
+            except Exception:
+                time.sleep(1.0)  # the file is busy for longer than usual: try again later
+                continue
+            if rows:
+                self._seq = int(rows[-1]["seq"])
+                self._emit(rows)

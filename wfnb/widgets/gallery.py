@@ -1,0 +1,59 @@
+"""The gallery: one card per workflow the user may list, with Run and View Runs."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from .assets import css, esm
+from .live import Live
+
+HERE = Path(__file__).parent
+
+
+class GalleryCards(Live, anywidget.AnyWidget):
+    """Cards (title, description, tags, step kinds, last run); asks its host to open views."""
+
+    _esm = esm("gallery")
+    _css = css("gallery")
+    cards = traitlets.List([]).tag(sync=True)
+    query = traitlets.Unicode("").tag(sync=True)
+    user = traitlets.Unicode("").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, ws, on_intent=None, **kw):
+        super().__init__(**kw)
+        self._on_intent = on_intent
+        self.on_msg(self._message)
+        self.user = ws.user
+        self._start_live(ws)
+
+    def _relevant(self, events: list[dict]) -> bool:
+        return any(e.get("kind") == "run" for e in events)  # last-run status and time
+
+    def _state(self) -> dict[str, Any]:
+        ws = self._ws
+        try:
+            workflows = ws.workflows()
+        except Exception as exc:  # a broken workflow file: say so instead of an empty gallery
+            return {"cards": [], "error": str(exc)}
+        last = ws.last_runs() if ws.can("VIEW_RUNS") else {}
+        cards = []
+        for wf in sorted(workflows, key=lambda w: w.title.lower()):
+            info = last.get(wf.name) or {}
+            kinds = sorted({s.kind for s in wf.steps.values()})
+            cards.append({
+                "name": wf.name, "title": wf.title, "description": wf.description,
+                "tags": list(wf.tags), "kinds": kinds, "steps": len(wf.steps),
+                "can_run": ws.can("RUN_WORKFLOW", wf.name),
+                "last_status": info.get("status"), "last_run": info.get("id"),
+                "last_time": info["created_at"].isoformat(timespec="seconds") + "Z"
+                if info.get("created_at") else None,
+                "next_run": None})
+        return {"cards": cards, "error": ""}
+
+    def _message(self, _widget, content: dict, _buffers) -> None:
+        if self._on_intent is not None:
+            self._on_intent(content)

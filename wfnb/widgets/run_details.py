@@ -1,0 +1,79 @@
+"""Run details: a run's arguments, tasks (Start first, as scheduled), results, debug output,
+executed notebooks, a timeline, Cancel while active and Rerun."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ..engine.errors import WfnbError
+from .assets import css, esm
+from .live import Live
+from .runs_table import _iso
+
+HERE = Path(__file__).parent
+LOG_LIMIT = 20_000  # characters of a task's debug output sent to the browser
+
+
+class RunDetails(Live, anywidget.AnyWidget):
+    _esm = esm("run_details")
+    _css = css("run_details")
+    run = traitlets.Dict({}).tag(sync=True)
+    tasks = traitlets.List([]).tag(sync=True)
+    can_cancel = traitlets.Bool(False).tag(sync=True)
+    can_rerun = traitlets.Bool(False).tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, ws, run_id: str, on_intent=None, **kw):
+        super().__init__(**kw)
+        self._on_intent = on_intent
+        self._run = ws.get_run(run_id)
+        self._relevant_runs = {run_id}
+        self.on_msg(self._message)
+        self._start_live(ws)
+
+    def _state(self) -> dict[str, Any]:
+        ws, run = self._ws, self._run.refresh()
+        start = run.started_at or run.created_at
+        tasks = []
+        for t in run.tasks:
+            offset = lambda at: round((at - start).total_seconds(), 3) if at else None  # noqa: E731
+            log = t.log or ""
+            tasks.append({
+                "id": t.id, "step": t.step, "kind": t.kind, "attempt": t.attempt,
+                "status": t.status.value, "started": _iso(t.started_at),
+                "ended": _iso(t.ended_at),
+                "duration": round(t.duration, 3) if t.duration is not None else None,
+                "from": offset(t.started_at), "to": offset(t.ended_at),
+                "result": json.dumps(t.result, indent=1, default=str)[:LOG_LIMIT]
+                if t.result is not None else "",
+                "log": log[-LOG_LIMIT:], "traceback": t.traceback or "", "error": t.error or "",
+                "notebook": t.notebook or ""})
+        info = {"id": run.id, "workflow": run.workflow, "status": run.status,
+                "progress": round(run.progress, 4), "params": run.params,
+                "created_by": run.created_by, "trigger": run.trigger,
+                "parent_id": run.parent_id or "", "started": _iso(run.started_at),
+                "ended": _iso(run.ended_at), "error": run.error or "",
+                "duration": round(run.duration, 3) if run.duration is not None else None}
+        mine = run.created_by == ws.user and ws.can("RUN_WORKFLOW")
+        return {"run": info, "tasks": tasks,
+                "can_cancel": not run.done and (ws.can("CANCEL_RUN") or mine),
+                "can_rerun": ws.can("RUN_WORKFLOW", run.workflow)}
+
+    def cancel(self) -> None:
+        try:
+            self._ws.cancel(self._run.id, wait=0.1)
+            self.message = ""
+        except WfnbError as exc:
+            self.message = str(exc)
+        self.refresh()
+
+    def _message(self, _widget, content: dict, _buffers) -> None:
+        if content.get("action") == "cancel":
+            self.cancel()
+        elif self._on_intent is not None:
+            self._on_intent({**content, "run_id": self._run.id, "workflow": self._run.workflow,
+                             "params": self._run.params})
