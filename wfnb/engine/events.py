@@ -3,6 +3,7 @@ from the writer, after the commit) and those other processes commit (polled from
 ``events`` table by sequence number). Subscribers are called from the feed's thread."""
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from typing import Callable
@@ -34,7 +35,17 @@ class EventFeed:
         self._thread: threading.Thread | None = None
         self._seq = self._last_seq()
         self._wake = threading.Event()
+        self._stopped = False
         store.subscribe(self._local)
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        """Stop polling and wait for the thread: a thread killed inside DuckDB while the
+        interpreter shuts down aborts the process."""
+        self._stopped = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
     def _last_seq(self) -> int:
         rows = self.store.query("SELECT coalesce(max(seq), 0) AS seq FROM events")
@@ -68,9 +79,11 @@ class EventFeed:
             self._emit(events)
 
     def _poll(self) -> None:
-        while True:
+        while not self._stopped:
             self._wake.wait(self.POLL_EVERY)
             self._wake.clear()
+            if self._stopped:
+                return
             if not self._listeners:
                 continue
             try:

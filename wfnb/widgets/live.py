@@ -8,12 +8,22 @@ set to an equal value sends nothing, so only what changed crosses to the browser
 """
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from typing import Any
 
 from ..engine.events import EventFeed
 
 MAX_RATE = 10.0  # repaints per second, at most
+_views: "weakref.WeakSet[Live]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop every view's repaint thread before the interpreter goes (see EventFeed.stop)."""
+    for view in list(_views):
+        view._stop()
 
 
 class Live:
@@ -30,6 +40,7 @@ class Live:
         self._timer = threading.Thread(target=self._repaint_loop, daemon=True,
                                        name=f"wfnb-view-{type(self).__name__}")
         self._timer.start()
+        _views.add(self)
         self.refresh()
 
     def _on_events(self, events: list[dict]) -> None:
@@ -52,7 +63,8 @@ class Live:
                 self.refresh()
             except Exception:  # the history is busy, the run vanished ...: try on next event
                 pass
-            time.sleep(1.0 / MAX_RATE)  # throttle: changes meanwhile wait for the next paint
+            if not self._closed:  # throttle: changes meanwhile wait for the next paint
+                time.sleep(1.0 / MAX_RATE)
 
     def refresh(self) -> None:
         """Rebuild the state from the engine and send what changed."""
@@ -67,9 +79,14 @@ class Live:
     def _state(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def close(self) -> None:
+    def _stop(self) -> None:
         self._closed = True
         if getattr(self, "_unsubscribe", None):
             self._unsubscribe()
         self._dirty.set()
+        if self._timer is not threading.current_thread():
+            self._timer.join(timeout=5)
+
+    def close(self) -> None:
+        self._stop()
         super().close()  # type: ignore[misc]
