@@ -240,6 +240,35 @@ def cmd_init(root: str) -> int:
     return EXIT_OK
 
 
+GALLERY_TEMPLATE = """{
+ "cells": [
+  {"cell_type": "markdown", "metadata": {}, "source": ["# Workflows\\n", "\\n", "Run this cell: **Run** on a card opens the form, **View Runs** the history."]},
+  {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [],
+   "source": ["import os\\n", "import wfnb\\n", "\\n", "ws = wfnb.open(os.environ.get(\\"WFNB_WORKSPACE\\", \\".\\"))\\n", "ws.gallery()"]}
+ ],
+ "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+ "nbformat": 4, "nbformat_minor": 5
+}
+"""
+
+
+def cmd_lab(ws: wfnb.Workspace, args) -> int:
+    """JupyterLab on the gallery notebook, with this workspace (WFNB_WORKSPACE for kernels)."""
+    notebook = Path(args.notebook) if args.notebook else Path("notebooks/Gallery.ipynb")
+    if not notebook.exists():
+        notebook = ws.root / "Gallery.ipynb"
+        if not notebook.exists():
+            notebook.write_text(GALLERY_TEMPLATE)
+    notebook = notebook.resolve()
+    root = Path.cwd() if notebook.is_relative_to(Path.cwd()) else notebook.parent
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}",
+               f"--port={args.port}", str(notebook.relative_to(root))]
+    if args.no_browser:
+        command.append("--no-browser")
+    print(f"JupyterLab on {notebook} with the workspace {ws.root}", flush=True)
+    return subprocess.call(command, env={**os.environ, "WFNB_WORKSPACE": str(ws.root)})
+
+
 def cmd_workflows(ws: wfnb.Workspace, args) -> int:
     items = [wf.describe() for wf in ws.workflows()]
     if args.json:
@@ -326,6 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     json_option(p)
 
     command("init", None, "make the folder a workspace (wfnb.toml and .wfnb/)")
+
+    p = command("lab", cmd_lab, "open JupyterLab on the gallery notebook of the workspace")
+    p.add_argument("--notebook", help="the notebook to open (default: notebooks/Gallery.ipynb "
+                   "if present, else Gallery.ipynb in the workspace, created if absent)")
+    p.add_argument("--port", type=int, default=8888)
+    p.add_argument("--no-browser", action="store_true")
 
     p = command("_resume", cmd_resume, None)  # carries on a run in the background
     p.add_argument("run_id")

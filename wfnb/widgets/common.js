@@ -19,6 +19,11 @@ function ago(iso) {
   return new Date(iso).toLocaleDateString();
 }
 
+// replaceChildren() would show a null child as the text "null": leave those out
+function fill(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 function fmtSeconds(s) {
   if (s === null || s === undefined) return "";
   if (s < 1) return `${Math.round(s * 1000)} ms`;

@@ -32,7 +32,7 @@ function render({ model, el }) {
         t.traceback ? h("div", {}, h("b", {}, "Traceback"), h("pre", { class: "wfnb-pre" }, t.traceback)) : null,
         t.notebook ? h("div", {}, h("b", {}, "Executed notebook: "), h("code", {}, t.notebook)) : null)));
     }
-    root.replaceChildren(
+    fill(root, 
       h("div", { class: "wfnb-panel-head" },
         h("span", { class: "wfnb-title" }, `${run.workflow} · `, h("code", {}, run.id)),
         model.get("can_cancel") ? h("button", { class: "wfnb-btn wfnb-danger wfnb-cancel", onclick: () => model.send({ action: "cancel" }) }, "Cancel") : null,

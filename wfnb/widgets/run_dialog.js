@@ -51,7 +51,15 @@ function render({ model, el }) {
           onclick: () => model.send({ action: "start", values: draft }) }, "Start Execution")));
   }
 
+  // a decision's inputs survive repaints: the block is built once per waiting step and reused
+  const decisions = new Map();
   function decision(step) {
+    const key = `${model.get("run").id}:${step.name}`;
+    if (!decisions.has(key)) decisions.set(key, buildDecision(step));
+    return decisions.get(key);
+  }
+
+  function buildDecision(step) {
     const d = step.decision;
     if (!d.can_decide) return h("div", { class: "wfnb-muted" }, `Waiting for ${d.approvers.join(", ") || "an approver"}`);
     const inputs = {};
@@ -89,7 +97,7 @@ function render({ model, el }) {
 
   function draw() {
     const wf = model.get("workflow"), run = model.get("run");
-    root.replaceChildren(
+    fill(root, 
       h("div", { class: "wfnb-panel-head" }, h("span", { class: "wfnb-title" }, `Run: ${wf.title}`),
         run.id ? h("button", { class: "wfnb-btn wfnb-details", onclick: () => model.send({ action: "details", run_id: run.id }) }, "View Details") : null,
         h("button", { class: "wfnb-btn wfnb-close", onclick: () => model.send({ action: "close" }) }, "Close")),

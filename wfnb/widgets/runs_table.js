@@ -19,7 +19,7 @@ function render({ model, el }) {
     text.value = model.get("text");
     text.addEventListener("change", () => set("text", text.value));
     const last = Math.max(0, Math.ceil(total / size) - 1);
-    root.replaceChildren(
+    fill(root, 
       h("div", { class: "wfnb-panel-head" },
         h("span", { class: "wfnb-title" }, model.get("scoped") ? `Runs of ${model.get("workflow")}` : "Runs"),
         status, wf, text,

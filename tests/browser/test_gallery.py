@@ -1,0 +1,159 @@
+"""The views in a real JupyterLab, driven in headless Chromium (Debian's) by Playwright."""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, ROOT, poll
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "test-output" / "screenshots"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not os.path.exists(CHROMIUM):  # ./dev test installs it; say so rather than pass silently
+    pytest.fail(f"{CHROMIUM} is missing: run ./dev test (it installs Debian's chromium)",
+                pytrace=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a copy of the gallery notebook and the example workspace."""
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copytree(EXAMPLES, root / "examples",
+                    ignore=shutil.ignore_patterns(".wfnb", "__pycache__"))
+    (root / "notebooks").mkdir()
+    shutil.copy(ROOT / "notebooks" / "Gallery.ipynb", root / "notebooks" / "Gallery.ipynb")
+    port, token = free_port(), secrets.token_hex(8)
+    env = {**os.environ, "WFNB_WORKSPACE": str(root / "examples"), "WFNB_USER": "tester"}
+    log = open(root / "lab.log", "wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+         f"--ServerApp.token={token}", "--ServerApp.ip=127.0.0.1", "--allow-root",
+         f"--ServerApp.root_dir={root}"], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def up() -> bool:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api?token={token}", timeout=2)
+            return True
+        except OSError:
+            return False
+    try:
+        poll(up, timeout=90, interval=0.3, what="JupyterLab to answer")
+        yield {"url": f"http://127.0.0.1:{port}/lab/tree/notebooks/Gallery.ipynb?token={token}",
+               "root": root}
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def lab_page(lab):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        lab_page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        lab_page.set_default_timeout(60_000)
+        lab_page.goto(lab["url"])
+        lab_page.wait_for_selector(".jp-Notebook")
+        lab_page.wait_for_function("() => document.body.innerText.includes('Idle')",
+                               timeout=90_000)
+        lab_page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+        lab_page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+        lab_page.wait_for_selector(".wfnb-card", timeout=90_000)
+        news = lab_page.locator(".jp-toast-button:text-is('No')")  # JupyterLab's news question
+        if news.count():
+            news.first.click()
+        yield lab_page
+        browser.close()
+
+
+def card(lab_page, workflow):
+    return lab_page.locator(f".wfnb-card[data-workflow='{workflow}']")
+
+
+def field(lab_page, name):
+    return lab_page.locator(f".wfnb-run-dialog .wfnb-field[data-field='{name}']")
+
+
+def test_gallery_run_dialog_field_errors_then_a_completed_run(lab_page):
+    assert card(lab_page, "daily_sales").locator("button.wfnb-run").is_visible()
+    lab_page.screenshot(path=str(SHOTS / "gallery.png"))
+    card(lab_page, "daily_sales").locator("button.wfnb-run").click()
+    field(lab_page, "date").locator("input").fill("2026-11-23")
+    field(lab_page, "rows").locator("input").fill("0")
+    lab_page.click("button.wfnb-start")
+    error = field(lab_page, "rows").locator(".wfnb-field-error")
+    error.wait_for()
+    assert "below the minimum 1" in error.inner_text()
+    lab_page.screenshot(path=str(SHOTS / "run-dialog-errors.png"))
+    field(lab_page, "rows").locator("input").fill("500")
+    lab_page.click("button.wfnb-start")
+    lab_page.wait_for_selector(".wfnb-run-status:has-text('Completed')")
+    assert lab_page.locator(".wfnb-run-status").inner_text().strip().endswith("100%") or \
+        "100%" in lab_page.locator(".wfnb-run-status").inner_text()
+    lab_page.screenshot(path=str(SHOTS / "run-dialog-completed.png"))
+
+
+def test_approve_a_waiting_step_from_the_dialog(lab_page):
+    lab_page.click(".wfnb-run-dialog button.wfnb-close")
+    card(lab_page, "expense_approval").locator("button.wfnb-run").click()
+    field(lab_page, "employee").locator("input").fill("ana")
+    field(lab_page, "amount").locator("input").fill("99.5")
+    lab_page.click("button.wfnb-start")
+    decision = lab_page.locator(".wfnb-decision")
+    decision.wait_for()
+    assert "Waiting for Approval" in lab_page.locator(".wfnb-run-status").inner_text()
+    decision.locator("select").select_option("OPS")
+    decision.locator("input.wfnb-comment").fill("receipts checked")
+    lab_page.screenshot(path=str(SHOTS / "approval.png"))
+    decision.locator("button.wfnb-approve").click()
+    lab_page.wait_for_selector(".wfnb-run-status:has-text('Completed')")
+    assert "OPS" in lab_page.locator(".wfnb-run-dialog tr[data-step='payout']").inner_text()
+
+
+def test_view_runs_then_details_then_cancel_a_slow_run(lab_page):
+    lab_page.click(".wfnb-run-dialog button.wfnb-close")
+    card(lab_page, "slow_etl").locator("button.wfnb-run").click()
+    field(lab_page, "seconds").locator("input").fill("120")
+    lab_page.click("button.wfnb-start")
+    lab_page.wait_for_selector(".wfnb-run-status:has-text('Running')")
+    lab_page.click(".wfnb-view-all")
+    table = lab_page.locator(".wfnb-runs-table")
+    table.wait_for()
+    poll(lambda: table.locator("tr.wfnb-row").count() >= 3, timeout=10,
+         what="the three runs in the table")
+    lab_page.screenshot(path=str(SHOTS / "runs-table.png"))
+    row = table.locator("tr.wfnb-row", has_text="slow_etl").first
+    row.hover()
+    row.locator("button.wfnb-view-details").click()
+    details = lab_page.locator(".wfnb-run-details")
+    details.wait_for()
+    details.locator("tr.wfnb-task[data-step='Start']").wait_for()
+    details.locator("tr.wfnb-task[data-step='stage']").wait_for()
+    lab_page.screenshot(path=str(SHOTS / "run-details.png"))
+    details.locator("button.wfnb-cancel").click()
+    lab_page.wait_for_selector(".wfnb-run-details .wfnb-status:text-is('Cancelled')")
+    assert details.locator("button.wfnb-cancel").count() == 0
+    lab_page.screenshot(path=str(SHOTS / "run-details-cancelled.png"))
