@@ -72,3 +72,21 @@ def cli_env(**extra) -> dict:
 
 
 PYTHON = sys.executable
+
+# roles for permission tests: analysts run, leads approve
+TEAM_ROLES = """
+[workspace]
+paths = ["workflows"]
+
+[roles]
+analyst = ["LIST_WORKFLOWS", "RUN_WORKFLOW", "VIEW_RUNS", "VIEW_DETAILS"]
+lead = ["LIST_WORKFLOWS", "VIEW_RUNS", "VIEW_DETAILS", "APPROVE"]
+ops = ["CANCEL_RUN", "VIEW_RUNS"]
+admin = ["ADMIN"]
+
+[users]
+ana = ["analyst"]
+lea = ["lead"]
+otto = ["ops"]
+root = ["admin"]
+"""

@@ -1,6 +1,7 @@
 """Approval steps through the real engine, across real processes."""
 import os
 import signal
+import threading
 import subprocess
 import sys
 import textwrap
@@ -95,11 +96,19 @@ def test_a_waiting_run_can_be_cancelled_and_its_approval_step_is_cancelled(ws):
 def test_a_decision_reaches_the_live_owner_while_other_steps_still_run(ws):
     """The run waits but its process still runs a sibling step: that process applies a
     decision recorded by another process."""
-    wf_code = """
+    release = ws.root / "release-slow"
+    wf_code = f"""
+        import os
         from wfnb import Workflow
         wf = Workflow("branchy")
         wf.approval("ok")
-        wf.step(lambda ctx: ctx.sleep(2.0) or "slow done", name="slow")
+
+        @wf.step()
+        def slow(ctx):  # runs until the test lets it go
+            while not os.path.exists({str(release)!r}) and not ctx.sleep(0.05):
+                pass
+            return "slow done"
+
         wf.step(lambda ok, slow: [ok["approved_by"], slow], name="join", after=["ok", "slow"])
     """
     (ws.root / "workflows" / "branchy.py").write_text(textwrap.dedent(wf_code))
@@ -109,6 +118,7 @@ def test_a_decision_reaches_the_live_owner_while_other_steps_still_run(ws):
     out = wfnb_cli(ws, "approve", run.id, WFNB_USER="lea")
     assert out.returncode == 0, out.stderr
     assert "the process that owns the run carries it on" in out.stdout
+    release.write_text("go")
     assert run.wait(30).status == "Completed"
     assert run.result("join") == ["lea", "slow done"]
 
@@ -266,11 +276,13 @@ def test_the_owner_gets_validated_inputs_when_it_is_the_deciding_process(ws):
     wf = Workflow("typed_gate")
     wf.approval("ok", inputs=[Param("n", type="int", required=True),
                               Param("tag", default="x")])
-    wf.step(lambda ctx: ctx.sleep(1.0) and None, name="slow")
+    go = threading.Event()
+    wf.step(lambda: go.wait(30) and None, name="slow")  # keeps the run owned here
     wf.step(lambda ok, slow: [ok["n"], ok["tag"]], name="use", after=["ok", "slow"])
     run = ws.start(wf)  # a workflow object, as defined in a notebook cell
     poll(lambda: run.status == "Waiting for Approval")
     ws.approve(run.id, n="5")
+    go.set()
     assert run.wait(30).status == "Completed" and run.result("use") == [5, "x"]
 
 

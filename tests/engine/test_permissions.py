@@ -6,25 +6,10 @@ import textwrap
 import pytest
 
 import wfnb
-from tests.conftest import cli_env, poll
+from tests.conftest import TEAM_ROLES, cli_env, poll
 from wfnb.engine.auth import PermissionDenied
 
-ROLES = """
-[workspace]
-paths = ["workflows"]
-
-[roles]
-analyst = ["LIST_WORKFLOWS", "RUN_WORKFLOW", "VIEW_RUNS", "VIEW_DETAILS"]
-lead = ["LIST_WORKFLOWS", "VIEW_RUNS", "VIEW_DETAILS", "APPROVE"]
-ops = ["CANCEL_RUN", "VIEW_RUNS"]
-admin = ["ADMIN"]
-
-[users]
-ana = ["analyst"]
-lea = ["lead"]
-otto = ["ops"]
-root = ["admin"]
-"""
+ROLES = TEAM_ROLES
 
 
 @pytest.fixture

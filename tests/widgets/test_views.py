@@ -6,20 +6,11 @@ import textwrap
 import pytest
 
 import wfnb
-from tests.conftest import cli_env, poll
+from tests.conftest import TEAM_ROLES, cli_env, poll
 from wfnb import Workflow
 from wfnb.widgets.run_dialog import RunDialog
 
-ROLES = """
-[workspace]
-paths = ["workflows"]
-[roles]
-analyst = ["LIST_WORKFLOWS", "RUN_WORKFLOW", "VIEW_RUNS", "VIEW_DETAILS"]
-lead = ["LIST_WORKFLOWS", "VIEW_RUNS", "VIEW_DETAILS", "APPROVE"]
-[users]
-ana = ["analyst"]
-lea = ["lead"]
-"""
+ROLES = TEAM_ROLES
 
 
 def test_the_gallery_has_a_card_per_workflow_and_shows_the_last_run(ws):

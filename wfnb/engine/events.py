@@ -8,25 +8,17 @@ import threading
 import time
 from typing import Callable
 
-from .store import Store
+from .store import PerStore, Store
 
 Listener = Callable[[list[dict]], None]
 
 
-class EventFeed:
+class EventFeed(PerStore):
     """One per store per process; starts polling when the first listener subscribes."""
 
-    _instances: dict[str, "EventFeed"] = {}
-    _lock = threading.Lock()
 
     POLL_EVERY = 0.5   # seconds between polls of other processes' events
 
-    @classmethod
-    def for_store(cls, store: Store) -> "EventFeed":
-        with cls._lock:
-            if store.path not in cls._instances:
-                cls._instances[store.path] = cls(store)
-            return cls._instances[store.path]
 
     def __init__(self, store: Store):
         self.store = store

@@ -20,7 +20,7 @@ import duckdb
 from .records import owner_identity, utcnow
 from .states import TASK_ACTIVE, RunStatus, TaskStatus, check_run, check_task
 from .approvals import decisions_for
-from .store import Store
+from .store import PerStore, Store
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine
@@ -77,18 +77,10 @@ def end_run(con: duckdb.DuckDBPyConnection, run_id: str, old: str, new: RunStatu
     return True
 
 
-class Liveness:
+class Liveness(PerStore):
     """This process's side of run ownership for one store (one instance per store)."""
 
-    _instances: dict[str, "Liveness"] = {}
-    _instances_lock = threading.Lock()
 
-    @classmethod
-    def for_store(cls, store: Store) -> "Liveness":
-        with cls._instances_lock:
-            if store.path not in cls._instances:
-                cls._instances[store.path] = cls(store)
-            return cls._instances[store.path]
 
     def __init__(self, store: Store):
         self.store = store

@@ -91,6 +91,22 @@ class _Batch:
         return self
 
 
+class PerStore:
+    """One instance per history file per process, shared by every Workspace on it."""
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        cls._per_store: dict[str, object] = {}
+        cls._per_store_lock = threading.Lock()
+
+    @classmethod
+    def for_store(cls, store: "Store"):
+        with cls._per_store_lock:
+            if store.path not in cls._per_store:
+                cls._per_store[store.path] = cls(store)
+            return cls._per_store[store.path]
+
+
 class Store:
     """The history file of one workspace, as seen by this process (one instance per file)."""
 
