@@ -17,11 +17,11 @@ def output(name: str, value: Any) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError("wfnb.output: the name must be a non-empty string")
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
-        raise TypeError(f"wfnb.output({name!r}, ...): {type(value).__name__} is not JSON; "
-                        "give numbers, text, lists or dicts (save bigger data to a file "
-                        "and output its path)") from None
+        raise TypeError(f"wfnb.output({name!r}, ...): {type(value).__name__} is not JSON "
+                        "(or holds NaN/infinity); give numbers, text, lists or dicts (save "
+                        "bigger data to a file and output its path)") from None
     from IPython.display import display
     display({MIME: {"name": name, "value": value},
              "text/plain": f"wfnb.output: {name} = {value!r}"[:200]}, raw=True)

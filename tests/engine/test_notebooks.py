@@ -1,5 +1,7 @@
 """Notebook steps on real kernels: papermill notebooks, notebook-cell workflows, faults."""
 import os
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -8,7 +10,7 @@ import nbformat
 import pytest
 
 import wfnb
-from tests.conftest import poll
+from tests.conftest import cli_env, poll
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +105,7 @@ def test_a_failing_cell_fails_its_step_names_the_line_and_skips_the_rest(cold):
     run = ws.run("broken")
     assert run.status == "Failed"
     second = run.task("second")
-    assert second.error == ("ZeroDivisionError: division by zero (cell 2 [3], line 2: "
+    assert second.error == ("ZeroDivisionError: division by zero (cell 3 [4], line 2: "
                             "boom = ok / (n - 3))")
     assert "ZeroDivisionError" in second.traceback and "\x1b[" not in second.traceback
     assert {t.step: t.status.value for t in run.tasks} == {
@@ -217,3 +219,86 @@ def test_after_tags_order_cell_steps_and_untagged_cells_belong_to_the_step_above
     run = ws.run("ordered")
     assert run.status == "Completed", run.error
     assert run.result("c") == {"log": ["a", "b", "b2"]}
+
+
+def test_notebook_steps_leave_the_process_cwd_alone_and_run_in_their_folder(cold):
+    nb = write_notebook(cold.root / "nbs" / "where.ipynb",
+                        cell("import os, wfnb\nwfnb.output('cwd', os.getcwd())"))
+    cold.module("where", f"""
+        from wfnb import Workflow
+        wf = Workflow("where")
+        wf.notebook("nb", {str(nb)!r})
+        wf.step(lambda: __import__("os").getcwd(), name="py")
+    """)
+    before = os.getcwd()
+    run = cold.open().run("where")
+    assert run.status == "Completed", run.error
+    assert run.result("nb") == {"cwd": str(nb.parent)} and os.getcwd() == before
+    assert run.result("py") == before
+
+
+def test_setup_and_parameters_cells_run_in_order_and_given_values_win(cold):
+    write_notebook(cold.root / "workflows" / "params_order.ipynb",
+                   cell("base = 100"),
+                   cell("n = 3  # how many\nscale = 2 * 3", "parameters"),
+                   cell("import wfnb\nwfnb.output('got', [base, n, scale])", "step:use"))
+    ws = cold.open()
+    assert [(p.name, p.type, p.default) for p in ws.workflow("params_order").params] == [
+        ("n", "int", 3), ("scale", "str", None)]  # an expression default stays the notebook's
+    run = ws.run("params_order", n=16)
+    assert run.status == "Completed", run.error
+    assert run.result("use") == {"got": [100, 16, 6]}
+
+
+def test_a_notebook_step_receives_only_upstream_results(cold):
+    nb = write_notebook(cold.root / "nbs" / "up.ipynb", cell("other = 'default'", "parameters"),
+                        cell("import wfnb\nwfnb.output('other', other)"))
+    cold.module("upstream_only", f"""
+        from wfnb import Workflow
+        wf = Workflow("upstream_only")
+        wf.step(lambda: "not upstream", name="other")
+        wf.notebook("nb", {str(nb)!r})
+        wf.step(lambda nb, other: nb, name="after", after=["nb", "other"])
+    """)
+    run = cold.open().run("upstream_only")
+    assert run.result("nb") == {"other": "default"}
+
+
+def test_a_failing_setup_cell_leaves_no_kernel(cold):
+    write_notebook(cold.root / "workflows" / "bad_setup.ipynb",
+                   cell("raise RuntimeError('no data today')"),
+                   cell("print('never')", "step:only"))
+    ws = cold.open()
+    before = kernel_children()
+    run = ws.run("bad_setup")
+    assert run.status == "Failed" and "RuntimeError: no data today (cell 1" in run.error
+    poll(lambda: kernel_children() <= before, timeout=10, what="the kernel to be gone")
+
+
+def test_odd_notebooks_load_or_fail_naming_the_file(cold):
+    write_notebook(cold.root / "workflows" / "2024-report.ipynb",
+                   cell("day = '20240131'  # compact date, kept as text", "parameters"),
+                   cell("print(day)"))
+    ws = cold.open()
+    wf = ws.workflow("nb_2024_report")
+    assert [(p.name, p.type) for p in wf.params] == [("day", "str")]
+    bad = write_notebook(cold.root / "workflows" / "meta.ipynb", cell("1"))
+    nb = nbformat.read(str(bad), as_version=4)
+    nb.metadata["wfnb"] = "x"
+    nbformat.write(nb, str(bad))
+    with pytest.raises(wfnb.WorkflowError, match=r"meta.ipynb: metadata 'wfnb' must be a mapping"):
+        ws.workflows()
+
+
+def test_wfnb_output_refuses_values_that_are_not_json():
+    with pytest.raises(TypeError, match=r"wfnb.output\('x', ...\): float is not JSON"):
+        wfnb.output("x", float("nan"))
+
+
+def test_a_command_that_used_the_warm_pool_exits_cleanly(examples):
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-m", "wfnb", "run", "sales_cells",
+                              "--workspace", str(examples)], env=cli_env(),
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, (out.returncode, out.stderr[-500:])
+        assert "Parent appears to have exited" not in out.stderr

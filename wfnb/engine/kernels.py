@@ -146,6 +146,11 @@ class KernelSession:
             raise error
         return outputs, count
 
+    def chdir(self, folder: str) -> None:
+        """Make ``folder`` the kernel's working directory (leaves no name behind)."""
+        self.kc.execute_interactive(f"__import__('os').chdir({str(folder)!r})",
+                                    store_history=False, silent=True, timeout=60)
+
     def shutdown_soon(self) -> None:
         """Shut down in the background: a used kernel is discarded anyway, and its 20 ms
         shutdown need not delay the step that used it."""
@@ -175,7 +180,18 @@ class KernelPool:
         self._starting: dict[str, int] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._threads: list[threading.Thread] = []
+        # stop refilling before the interpreter joins its threads (as concurrent.futures
+        # does), then shut down what is pooled; a kernel left starting at teardown aborts it
+        threading._register_atexit(self._stop_refilling)  # type: ignore[attr-defined]
         atexit.register(self.close)
+
+    def _stop_refilling(self) -> None:
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout=30)
 
     def take(self, kernel_name: str = "python3") -> KernelSession:
         """A fresh, started kernel: from the pool when one is ready, else started now."""
@@ -191,7 +207,7 @@ class KernelPool:
         # the replacement starts a moment later: starting a kernel takes a core for ~0.5 s,
         # which would otherwise slow the step that just took one
         timer = threading.Timer(self.REFILL_DELAY, self._refill, args=(kernel_name,))
-        timer.daemon = True
+        timer.daemon = True  # a refill not yet begun at exit is simply dropped
         timer.start()
         return session or KernelSession(kernel_name)
 
@@ -208,9 +224,12 @@ class KernelPool:
             have = len(self._ready.get(kernel_name, ())) + self._starting.get(kernel_name, 0)
             missing = max(0, self.size - have)
             self._starting[kernel_name] = self._starting.get(kernel_name, 0) + missing
-        for _ in range(missing):
-            threading.Thread(target=self._start_one, args=(kernel_name,), daemon=True,
-                             name=f"wfnb-kernel-warm-{kernel_name}").start()
+            threads = [threading.Thread(target=self._start_one, args=(kernel_name,),
+                                        name=f"wfnb-kernel-warm-{kernel_name}")
+                       for _ in range(missing)]
+            self._threads = [t for t in self._threads if t.is_alive()] + threads
+        for thread in threads:
+            thread.start()
 
     def _start_one(self, kernel_name: str) -> None:
         try:

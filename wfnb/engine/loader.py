@@ -45,7 +45,12 @@ def module_name(file: Path, root: Path) -> str:
 def _import(file: Path, root: Path) -> list[Workflow]:
     if file.suffix == ".ipynb":
         from .notebooks import notebook_workflow
-        return [notebook_workflow(file)]
+        try:
+            return [notebook_workflow(file)]
+        except WorkflowError as exc:
+            if str(file) not in str(exc):
+                exc.args = (f"{exc} (in {file})",)
+            raise
     name = module_name(file, root)
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]

@@ -79,6 +79,11 @@ class Step:
             source = inspect.getsource(self.fn) if self.fn else ""
         except (OSError, TypeError):
             source = getattr(getattr(self.fn, "__code__", None), "co_code", b"").hex()
+        if self.kind == "notebook":  # the notebook's content is the step's code
+            try:
+                source = hashlib.sha256(Path(self.options["path"]).read_bytes()).hexdigest()
+            except OSError:
+                source = "missing"
         return {"name": self.name, "kind": self.kind, "after": list(self.after),
                 "retries": self.retries, "retry_delay": self.retry_delay,
                 "timeout": self.timeout, "source": source,
@@ -155,7 +160,9 @@ class Workflow:
         """Add a whole notebook as a step, run by papermill. It receives the run's params and
         upstream results whose names its ``parameters`` cell declares; ``parameters`` adds or
         overrides values. ``path`` is relative to the file defining the workflow."""
-        base = Path(sys._getframe(1).f_globals.get("__file__") or ".").resolve().parent
+        defined_in = sys._getframe(1).f_globals.get("__file__")
+        # in a module: next to it; in a notebook cell (no __file__): the kernel's folder
+        base = Path(defined_in).resolve().parent if defined_in else Path.cwd()
         full = (base / path).resolve()
         return self.add_step(Step(name, None, self._deps(name, after), retries=retries,
                                   retry_delay=self._duration(name, "retry_delay", retry_delay),

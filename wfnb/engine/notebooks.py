@@ -30,6 +30,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runner import Inputs
 
 MIME = "application/vnd.wfnb.output+json"
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
+                           r"(Z|[+-]\d{2}:?\d{2})?$")
 
 
 class NotebookFailed(Exception):
@@ -62,16 +65,12 @@ def _infer(name: str, default_src: str, help_: str) -> Param:
         return Param(name, type="str", description=help_)  # an expression: give it as text
     kind = {bool: "bool", int: "int", float: "float", list: "list", tuple: "list",
             dict: "json"}.get(type(value))
-    if isinstance(value, str):
+    if isinstance(value, str):  # only the plain ISO shapes count as dates ("20240131" is text)
         kind = "str"
-        for parse, typ in ((dt.date.fromisoformat, "date"), (dt.datetime.fromisoformat,
-                                                              "datetime")):
-            try:
-                parse(value)
-                kind = typ
-                break
-            except ValueError:
-                pass
+        if _ISO_DATE.match(value):
+            kind = "date"
+        elif _ISO_DATETIME.match(value):
+            kind = "datetime"
     if value is None or kind is None:
         return Param(name, type="str", description=help_)
     return Param(name, type=kind, default=value, description=help_)
@@ -159,9 +158,14 @@ def _register_papermill_engine() -> None:
 
 
 # ---- step kinds ------------------------------------------------------------------------------
+def _kernel_for(resources: dict | None, kernel_name: str | None) -> KernelSession:
+    pool = (resources or {}).get("kernel_pool")
+    name = kernel_name or "python3"
+    return pool.take(name) if pool is not None else KernelSession(name)
+
+
 def _kernel(ctx: "RunContext", kernel_name: str) -> KernelSession:
-    pool = ctx.resources.get("kernel_pool")
-    return pool.take(kernel_name) if pool is not None else KernelSession(kernel_name)
+    return _kernel_for(ctx.resources, kernel_name)
 
 
 class NotebookStep(StepKind):
@@ -175,18 +179,20 @@ class NotebookStep(StepKind):
         _register_papermill_engine()
         path = Path(step.options["path"])
         declared = [p.name for p in parameters_of(read(path, ctx.workflow, step.name))]
-        values = inputs.pick(declared)
+        # None stands for "not given": the notebook keeps its own default
+        values = {k: v for k, v in inputs.pick(declared).items() if v is not None}
         values.update(step.options.get("parameters") or {})
         values = {k: to_jsonable(v) for k, v in values.items()}
         out = ctx.artifacts / f"{step.name}-{ctx.attempt}.ipynb"
-        ctx.notebook = str(out.relative_to(ctx.workspace))
         session = _kernel(ctx, step.options.get("kernel") or "python3")
         try:
+            # papermill's cwd= would os.chdir() this whole process: move the kernel instead
+            session.chdir(str(path.parent))
             nb = papermill.execute_notebook(
                 str(path), str(out), parameters=values, engine_name="wfnb",
                 kernel_name=session.kernel_name, session=session, cancel=ctx._cancel,
                 progress_bar=False, request_save_on_cell_execute=False,
-                autosave_cell_every=3600, cwd=str(path.parent))
+                autosave_cell_every=3600)
         except PapermillExecutionError as exc:
             session.shutdown()
             source = exc.source or ""
@@ -195,6 +201,9 @@ class NotebookStep(StepKind):
         except BaseException:
             session.shutdown()
             raise
+        finally:
+            if out.exists():  # link the executed copy only when there is one
+                ctx.notebook = str(out.relative_to(ctx.workspace))
         session.shutdown_soon()
         return outputs_of(nb.cells) or None
 
@@ -206,18 +215,30 @@ class CellSession:
         opts = workflow.notebook_options
         self.nb = read(Path(opts["path"]), workflow.name)
         self.lock = threading.Lock()
-        self.kernel = _kernel(ctx, opts.get("kernel") or "python3")
         self.path = ctx.artifacts / "notebook.ipynb"
         ctx.notebook = str(self.path.relative_to(ctx.workspace))
         from papermill.translators import translate_parameters
-        code = translate_parameters(self.kernel.kernel_name, "python",
-                                    {k: to_jsonable(v) for k, v in ctx.params.items()},
+        given = {k: to_jsonable(v) for k, v in ctx.params.items() if v is not None}
+        code = translate_parameters(opts.get("kernel") or "python3", "python", given,
                                     "Parameters injected by wfnb")
         cell = nbformat.v4.new_code_cell(code, metadata={"tags": ["injected-parameters"]})
-        self.nb.cells.insert(opts.get("parameters_index", -1) + 1, cell)
-        self.shift = 1
-        self.run_cells([opts.get("parameters_index", -1) + 1, *[
-            i + 1 for i in opts["setup"]]], None)
+        at = opts.get("parameters_index", -1) + 1   # right after the parameters cell
+        self.nb.cells.insert(at, cell)
+        self.new_index = lambda i: i + 1 if i >= at else i  # noqa: E731 - old -> new index
+        first_step = min((self.new_index(c) for s in workflow.steps.values()
+                          for c in s.options.get("cells", [])), default=len(self.nb.cells))
+        # setup: every code cell above the first step, the parameters and injected ones
+        # included, in notebook order
+        self.setup = [i for i, c in enumerate(self.nb.cells[:first_step])
+                      if c.cell_type == "code"]
+        self.kernel: KernelSession | None = None
+        self.opts, self.workflow_dir = opts, str(Path(opts["path"]).parent)
+
+    def open(self, cancel) -> None:
+        """Start the kernel and run the setup cells (the caller registered ``close``)."""
+        self.kernel = _kernel_for(self.opts.get("resources"), self.opts.get("kernel"))
+        self.kernel.chdir(self.workflow_dir)
+        self.run_cells(self.setup, cancel)
 
     def run_cells(self, indexes: list[int], cancel) -> tuple[str, dict]:
         text, cells = [], []
@@ -230,8 +251,7 @@ class CellSession:
                 cell.outputs = getattr(exc, "outputs", [])
                 cell.execution_count = getattr(exc, "execution_count", None)
                 self.save()
-                raise _failure(index - self.shift, cell.execution_count, cell.source,
-                               exc) from None
+                raise _failure(index, cell.execution_count, cell.source, exc) from None
             text.append(text_of(cell.outputs))
         self.save()
         return "".join(text), outputs_of(cells)
@@ -242,7 +262,8 @@ class CellSession:
 
     def close(self) -> None:
         self.save()
-        self.kernel.shutdown()
+        if self.kernel is not None:
+            self.kernel.shutdown()
 
 
 class CellStep(StepKind):
@@ -255,11 +276,15 @@ class CellStep(StepKind):
             session = ctx.resources.get("cells")
             if session is None:
                 session = ctx.resources["cells"] = CellSession(ctx, ctx.workflow_def)
+                session.opts = {**session.opts, "resources": ctx.resources}
+                # registered before the kernel starts: whatever happens next, it is shut down
                 ctx.resources.setdefault("cleanups", []).append(session.close)
         with session.lock:
+            if session.kernel is None:
+                session.open(ctx._cancel)
             ctx.notebook = str(session.path.relative_to(ctx.workspace))
-            text, outs = session.run_cells([i + session.shift for i in step.options["cells"]],
-                                           ctx._cancel)
+            text, outs = session.run_cells([session.new_index(i) for i in
+                                            step.options["cells"]], ctx._cancel)
         if text:
             print(text, end="")
         return outs or None
@@ -278,10 +303,14 @@ def notebook_workflow(path: Path) -> Workflow:
     kernel, in notebook order; once any cell has ``after:<name>`` tags, those tags alone order
     the steps); a notebook without such cells is one papermill step. Parameters come from its
     ``parameters`` cell in both cases."""
-    meta_probe = read(path, path.stem)
-    meta = meta_probe.metadata.get("wfnb", {})
+    nb = read(path, path.stem)
+    meta = nb.metadata.get("wfnb", {})
+    if not isinstance(meta, dict):
+        raise WorkflowError(path.stem, f"{path}: metadata 'wfnb' must be a mapping "
+                            "(name, title, description, tags)")
     name = meta.get("name") or re.sub(r"\W", "_", path.stem)
-    nb = meta_probe
+    if not re.match(r"[A-Za-z_]", name):
+        name = f"nb_{name}"  # "2024-report.ipynb" -> nb_2024_report
     title = meta.get("title")
     description = meta.get("description", "")
     if title is None:

@@ -18,11 +18,12 @@ class Inputs:
         self.params, self.results, self.workflow, self.step = params, results, workflow, step
 
     def pick(self, names: list[str]) -> dict[str, Any]:
+        """Values for ``names``: params, and results of steps upstream of this one only."""
         out = {}
         for name in names:
             if name in self.params:
                 out[name] = self.params[name]
-            elif name in self.results:
+            elif name in self.results and name in self.workflow.upstream(self.step):
                 out[name] = self.results[name]
         return out
 
