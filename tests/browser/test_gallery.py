@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -99,9 +98,17 @@ def gallery_open(browser, url: str, wait_idle: bool = True):
         if wait_idle:
             page.wait_for_function("() => document.body.innerText.includes('Idle')",
                                    timeout=90_000)
-        page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-        page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-        page.wait_for_selector(".wfnb-card", timeout=90_000)
+        # Run All Cells, again if the kernel was not ready to take them (Notebook 7 shows no
+        # status text to wait for): each try waits for the cards with a deadline
+        for attempt in range(4):
+            page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+            page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+            try:
+                page.wait_for_selector(".wfnb-card", timeout=30_000)
+                break
+            except playwright_api.TimeoutError:
+                if attempt == 3:
+                    raise
         news = page.locator(".jp-toast-button:text-is('No')")  # JupyterLab's news question
         if news.count():
             news.first.click()

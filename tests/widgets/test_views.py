@@ -1,7 +1,6 @@
 """The views' state as real runs progress (traits, not pixels)."""
 import subprocess
 import sys
-import textwrap
 
 import pytest
 

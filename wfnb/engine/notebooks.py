@@ -11,7 +11,6 @@ are the steps. Both run on kernels from :mod:`.kernels` (a warm pool when config
 from __future__ import annotations
 
 import ast
-import datetime as dt
 import re
 import threading
 from pathlib import Path
