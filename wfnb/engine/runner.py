@@ -55,6 +55,8 @@ class RunDriver:
         self._failed_steps: list[str] = []
         self._rejected_steps: list[str] = []
         self._finished_steps: set[str] = set()
+        self._scheduled: set[str] = {t.step for t in self.tasks}
+        self._completed: set[str] = {t.step for t in self.tasks if t.status == T.COMPLETED}
         # shared by the run's steps (a notebook-cell workflow's kernel lives here)
         self.resources: dict[str, Any] = {"lock": threading.Lock(),
                                           "kernel_pool": engine.kernel_pool}
@@ -123,6 +125,8 @@ class RunDriver:
             task.status = check_task(task.status, status)
             for key, value in changes.items():
                 setattr(task, key, value)
+            if status == T.COMPLETED:
+                self._completed.add(task.step)
             if status in TASK_TERMINAL and self._step_final(task):
                 self._finished_steps.add(task.step)
                 self.run.tasks_done = len(self._finished_steps)
@@ -143,6 +147,7 @@ class RunDriver:
                           kind=kind, attempt=attempt, seq=len(self.tasks), **fields)
         with self.store.records_lock:
             self.tasks.append(task)
+            self._scheduled.add(step)
             self.store.put(task=task, event={"run_id": self.run.id, "task_id": task.id,
                                              "kind": "task", "status": str(task.status),
                                              "data": json.dumps({"step": step,
@@ -217,8 +222,8 @@ class RunDriver:
     def _schedule_ready(self, steps: list[str] | None = None) -> None:
         """Submit every step (of ``steps``, default all) whose dependencies are complete and
         that has no task yet."""
-        scheduled = {t.step for t in self.tasks}
-        done = {t.step for t in self.tasks if t.status == T.COMPLETED}
+        # kept per step, not rebuilt from self.tasks: rebuilding made a chain quadratic
+        scheduled, done = self._scheduled, self._completed
         for name in steps if steps is not None else self.wf.order():
             step = self.wf.steps[name]
             if name not in scheduled and all(d in done for d in step.after) \
@@ -285,9 +290,8 @@ class RunDriver:
 
     def _skip_downstream(self, step: str) -> None:
         downstream = self.wf.downstream(step)
-        scheduled = {t.step for t in self.tasks}
         for name in self.wf.order():
-            if name in downstream and name not in scheduled:
+            if name in downstream and name not in self._scheduled:
                 skipped = self._new_task(name, self.wf.steps[name].kind)
                 self._set_task(skipped, T.SKIPPED, ended_at=utcnow(),
                                error=f"upstream step {step!r} did not complete")
