@@ -302,3 +302,15 @@ def test_a_command_that_used_the_warm_pool_exits_cleanly(examples):
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, (out.returncode, out.stderr[-500:])
         assert "Parent appears to have exited" not in out.stderr
+
+
+def test_a_kernel_that_cannot_start_is_an_error_of_the_infrastructure(cold):
+    nb = write_notebook(cold.root / "nbs" / "k.ipynb", cell("1"))
+    cold.module("nokernel", f"""
+        from wfnb import Workflow
+        wf = Workflow("nokernel")
+        wf.notebook("nb", {str(nb)!r}, kernel="no-such-kernel")
+    """)
+    run = cold.open().run("nokernel")
+    assert run.status == "Error" and run.task("nb").status.value == "Error"
+    assert "kernel 'no-such-kernel' could not be started: NoSuchKernel" in run.error

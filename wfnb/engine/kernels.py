@@ -28,6 +28,10 @@ class KernelDied(InfrastructureError):
     """The kernel process died while running a step (infrastructure: the task ends in Error)."""
 
 
+class KernelUnavailable(InfrastructureError):
+    """The kernel could not be started (no such kernel installed, it failed to start)."""
+
+
 class Interrupted(WfnbError):
     """The code was interrupted because the run was cancelled or the step timed out."""
 
@@ -61,7 +65,11 @@ class KernelSession:
         # IPC sockets in a private folder: local only, no TCP ports, no plaintext warning
         self.km = KernelManager(kernel_name=kernel_name, transport="ipc",
                                 ip=os.path.join(_ipc_dir(), secrets.token_hex(6)))
-        self.km.start_kernel(cwd=cwd) if cwd else self.km.start_kernel()
+        try:
+            self.km.start_kernel(cwd=cwd) if cwd else self.km.start_kernel()
+        except Exception as exc:  # NoSuchKernel, a broken kernelspec ...: infrastructure
+            raise KernelUnavailable(f"kernel {kernel_name!r} could not be started: "
+                                    f"{type(exc).__name__}: {exc}") from exc
         self.kc = self.km.blocking_client()
         self.kc.start_channels()
         try:
