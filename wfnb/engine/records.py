@@ -77,7 +77,9 @@ class RunRecord:
         kw = {f.name: row.get(f.name) for f in fields(cls)}
         kw["status"] = RunStatus(kw["status"])
         kw["params"] = loads(kw["params"]) or {}
-        return cls(**kw)
+        record = cls(**kw)
+        record._stored = True  # type: ignore[attr-defined] - the store has it: upsert it
+        return record
 
 
 @dataclass
@@ -120,7 +122,9 @@ class TaskRecord:
         kw["inputs"] = loads(kw["inputs"])
         kw["result"] = loads(kw["result"])
         kw["log"] = kw["log"] or ""
-        return cls(**kw)
+        record = cls(**kw)
+        record._stored = True  # type: ignore[attr-defined]
+        return record
 
 
 def owner_identity() -> tuple[str, str, int]:
