@@ -162,3 +162,29 @@ def test_run_stops_following_when_the_run_waits_for_a_decision(wfnb_cli):
     assert code == 1
     assert "sign_off                       Waiting for Approval" in out
     assert "is Waiting for Approval (sign_off); nothing runs meanwhile" in out
+
+
+@pytest.mark.slow
+def test_wfnb_lab_serves_the_gallery_notebook_of_the_workspace(ws, tmp_path):
+    import socket
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "wfnb", "lab", "--no-browser", "--port",
+                             str(port), "--workspace", str(ws.root)], cwd=tmp_path,
+                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def answers():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=2) as r:
+                return json.loads(r.read())["version"]
+        except OSError:
+            return None
+    try:
+        assert poll(answers, timeout=90, interval=0.3, what="JupyterLab to answer")
+        gallery = ws.root / "Gallery.ipynb"  # no notebooks/ here: made in the workspace
+        assert "ws.gallery()" in gallery.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(30)

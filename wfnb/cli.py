@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import wfnb
 from wfnb.cli_output import fmt, as_json, table, task_dict, finish, follow
 from wfnb.engine.errors import StoreError, WfnbError
+from wfnb.lab import cmd_lab
 
 EXIT_OK, EXIT_RUN_NOT_COMPLETED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -238,35 +239,6 @@ def cmd_init(root: str) -> int:
     state = "already a workspace" if existed else "created"
     print(f"{ws.root}: {state} (wfnb.toml, history in {ws.config.history})")
     return EXIT_OK
-
-
-GALLERY_TEMPLATE = """{
- "cells": [
-  {"cell_type": "markdown", "metadata": {}, "source": ["# Workflows\\n", "\\n", "Run this cell: **Run** on a card opens the form, **View Runs** the history."]},
-  {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [],
-   "source": ["import os\\n", "import wfnb\\n", "\\n", "ws = wfnb.open(os.environ.get(\\"WFNB_WORKSPACE\\", \\".\\"))\\n", "ws.gallery()"]}
- ],
- "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
- "nbformat": 4, "nbformat_minor": 5
-}
-"""
-
-
-def cmd_lab(ws: wfnb.Workspace, args) -> int:
-    """JupyterLab on the gallery notebook, with this workspace (WFNB_WORKSPACE for kernels)."""
-    notebook = Path(args.notebook) if args.notebook else Path("notebooks/Gallery.ipynb")
-    if not notebook.exists():
-        notebook = ws.root / "Gallery.ipynb"
-        if not notebook.exists():
-            notebook.write_text(GALLERY_TEMPLATE)
-    notebook = notebook.resolve()
-    root = Path.cwd() if notebook.is_relative_to(Path.cwd()) else notebook.parent
-    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}",
-               f"--port={args.port}", str(notebook.relative_to(root))]
-    if args.no_browser:
-        command.append("--no-browser")
-    print(f"JupyterLab on {notebook} with the workspace {ws.root}", flush=True)
-    return subprocess.call(command, env={**os.environ, "WFNB_WORKSPACE": str(ws.root)})
 
 
 def cmd_workflows(ws: wfnb.Workspace, args) -> int:

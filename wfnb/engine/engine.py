@@ -1,7 +1,6 @@
 """The engine behind a workspace: workflows, runs, history. Plain Python, no views."""
 from __future__ import annotations
 
-import functools
 import getpass
 import json
 import os
@@ -12,29 +11,26 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from . import capture, config
-from .errors import ConfigError, NotFound, SqlError, WfnbError
+from .errors import ConfigError, NotFound, WfnbError
 from .executors import Executor, make_executor
 from .liveness import Liveness, end_run
 from .loader import Loader
 from .model import Workflow
 from .params import to_jsonable, validate
-from .records import RunRecord, TaskRecord, new_run_id, utcnow
+from .records import RunRecord, new_run_id, utcnow
 from .run import Run
 from .runner import RunDriver
 from .states import RUN_TERMINAL, RunStatus
-from .store import Store, rows_of
+from .store import Store
+from .history import HistoryReads
 from .approvals import Approvals, PendingApproval, decisions_for
 from .auth import Permissions, PermissionDenied
 
 _executors: dict[tuple, Executor] = {}
 _adhoc: dict[str, Workflow] = {}   # workflows passed as objects, by name (this process)
 _executors_lock = threading.Lock()
-
-
-_parser_lock = threading.Lock()
 
 
 def spawn_resume(root: Path, run_id: str, user: str) -> None:
@@ -46,12 +42,6 @@ def spawn_resume(root: Path, run_id: str, user: str) -> None:
                           str(root)], stdout=log, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL, start_new_session=True,
                          env={**os.environ, "WFNB_USER": user})
-
-
-@functools.cache
-def _parser() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB used only to parse users' SQL (creating one costs ~12 ms)."""
-    return duckdb.connect(":memory:")
 
 
 def current_user() -> str:
@@ -67,7 +57,7 @@ def _shared_executor(settings: dict) -> Executor:
         return _executors[key]
 
 
-class Engine:
+class Engine(HistoryReads):
     """Runs and history of one workspace folder (``wfnb.toml`` + ``.wfnb/``)."""
 
     def __init__(self, root: str | os.PathLike = ".", *, user: str | None = None,
@@ -279,104 +269,7 @@ class Engine:
         self.store.flush()
         raise PermissionDenied(self.user, capability, what)
 
-    # ---- history --------------------------------------------------------------------------
-    def runs(self, workflow: str | None = None, status: str | None = None,
-             trigger: str | None = None, limit: int = 50, offset: int = 0) -> list[Run]:
-        """Runs newest first, filtered, one page at a time."""
-        self._require("VIEW_RUNS", "list runs")
-        where, args = [], []
-        if workflow:
-            where.append("workflow = ?")
-            args.append(workflow)
-        if status:
-            where.append("status = ?")
-            args.append(self._status(status))
-        if trigger:
-            where.append("trigger = ?")
-            args.append(trigger)
-        if (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-                or isinstance(offset, bool) or not isinstance(offset, int) or offset < 0):
-            raise WfnbError(f"limit must be >= 1 and offset >= 0 (got {limit!r}, {offset!r})")
-        self.liveness.reap()
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self.store.query(f"SELECT * FROM runs {clause} ORDER BY created_at DESC, id DESC "
-                                f"LIMIT {limit} OFFSET {offset}", args)
-        return [self._handle(RunRecord.from_row(row)) for row in rows]
-
-    def search_runs(self, workflow: str | None = None, status: str | None = None,
-                    trigger: str | None = None, text: str | None = None, limit: int = 50,
-                    offset: int = 0) -> tuple[list[Run], int]:
-        """One page of runs (newest first) and how many match in all; ``text`` matches the
-        id, workflow, user or arguments. For tables that page through a long history."""
-        self._require("VIEW_RUNS", "list runs")
-        where, args = [], []
-        for column, value in (("workflow", workflow), ("trigger", trigger)):
-            if value:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if status:
-            where.append("status = ?")
-            args.append(self._status(status))
-        if text:
-            where.append("(id ILIKE ? OR workflow ILIKE ? OR created_by ILIKE ? "
-                         "OR CAST(params AS VARCHAR) ILIKE ?)")
-            args += [f"%{text}%"] * 4
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        with self.store.connect(read_only=True) as con:
-            rows = rows_of(con.execute(f"SELECT * FROM runs {clause} ORDER BY created_at DESC, "
-                                       f"id DESC LIMIT {int(limit)} OFFSET {int(offset)}", args))
-            total = con.execute(f"SELECT count(*) FROM runs {clause}", args).fetchone()[0]
-        return [self._handle(RunRecord.from_row(r)) for r in rows], int(total)
-
-    def last_runs(self) -> dict[str, dict]:
-        """Each workflow's latest run: {workflow: {id, status, created_at}} (for galleries)."""
-        self._require("VIEW_RUNS", "see last runs")
-        rows = self.store.query(
-            "SELECT workflow, arg_max(id, created_at) AS id, arg_max(status, created_at) AS "
-            "status, max(created_at) AS created_at FROM runs GROUP BY workflow")
-        return {r.pop("workflow"): r for r in rows}
-
-    @staticmethod
-    def _status(status: str) -> str:
-        for s in RunStatus:
-            if status.lower() == s.value.lower():
-                return s.value
-        raise WfnbError(f"status {status!r} is not a run status "
-                        f"(one of: {', '.join(s.value for s in RunStatus)})")
-
-    def get_run(self, run_id: str) -> Run:
-        """One run with its tasks; NotFound if there is none with this id."""
-        self._require("VIEW_DETAILS", f"see run {run_id}")
-        return self._handle_id(run_id)
-
-    def _handle_id(self, run_id: str) -> Run:
-        driver = self.liveness.live.get(run_id)
-        if driver is not None:
-            return Run(self, driver.run, driver)
-        self.liveness.reap()
-        record, tasks = self._load(run_id)
-        return Run(self, record, tasks=tasks)
-
-    def exists(self, run_id: str) -> bool:
-        """Is there a run with this id (in the history or live here)? Reveals nothing else."""
-        if run_id in self.liveness.live:
-            return True
-        return bool(self.store.query("SELECT 1 FROM runs WHERE id = ?", [run_id]))
-
-    def _load(self, run_id: str) -> tuple[RunRecord, list[TaskRecord]]:
-        """A run and its tasks as stored (no permission check: for the engine's own use)."""
-        with self.store.connect(read_only=True) as con:
-            rows = rows_of(con.execute("SELECT * FROM runs WHERE id = ?", [run_id]))
-            tasks = rows_of(con.execute("SELECT * FROM tasks WHERE run_id = ? ORDER BY seq",
-                                        [run_id]))
-        if not rows:
-            raise NotFound(f"no run with id {run_id!r} in {self.root}")
-        return RunRecord.from_row(rows[0]), [TaskRecord.from_row(t) for t in tasks]
-
-    def _handle(self, record: RunRecord) -> Run:
-        driver = self.liveness.live.get(record.id)
-        return Run(self, driver.run, driver) if driver else Run(self, record)
-
+    # ---- cancelling --------------------------------------------------------------------
     def cancel(self, run_id: str, wait: float = 10.0) -> Run:
         """Cancel a run, wherever it runs; returns it once it has ended (or after ``wait``).
         Needs CANCEL_RUN, or RUN_WORKFLOW for a run the user started."""
@@ -419,29 +312,3 @@ class Engine:
             return run.wait(wait)
         except TimeoutError:
             return run
-
-    def sql(self, query: str, params: list | tuple = ()) -> pd.DataFrame:
-        """Run one query over the history, read-only, and return a pandas DataFrame.
-
-        Only reading statements run (SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN, PRAGMA):
-        nothing can change the history or write files through here."""
-        self._require("VIEW_RUNS", "query the history")
-        try:
-            with _parser_lock:
-                statements = _parser().extract_statements(query)
-        except duckdb.Error as exc:
-            raise SqlError(f"query failed: {exc}") from None
-        if len(statements) != 1:
-            raise SqlError(f"give one statement at a time (got {len(statements)})")
-        kind = statements[0].type.name
-        if kind not in ("SELECT", "EXPLAIN", "PRAGMA"):
-            raise SqlError(f"the history is read-only through sql(): {kind} statements are "
-                           "refused, and nothing was changed")
-        try:
-            return self.store.query_df(query, params)
-        except duckdb.Error as exc:
-            text = str(exc)
-            if "read-only" in text or "read only" in text:
-                raise SqlError("the history is read-only through sql(): this query tries to "
-                               f"change it, and nothing was changed ({text})") from None
-            raise SqlError(f"query failed: {text}") from None
