@@ -241,6 +241,46 @@ def cmd_init(root: str) -> int:
     return EXIT_OK
 
 
+def cmd_schedules(ws: wfnb.Workspace, args) -> int:
+    action = args.action or "list"
+    if action == "add":
+        if not args.target or not args.cron:
+            raise UsageError("wfnb schedules add WORKFLOW --cron EXPR [--timezone TZ] "
+                             "[--catchup none|latest|all] [-p key=value]")
+        made = ws.schedule(args.target, cron=args.cron, timezone=args.timezone,
+                           params=_params(args.param), catchup=args.catchup)
+        print(as_json(made.to_dict()) if args.json else
+              f"schedule {made.id}: {made.workflow} at '{made.cron}' ({made.timezone}), "
+              f"next {fmt(made.next_fire)} UTC")
+        return EXIT_OK
+    if action in ("pause", "resume", "delete"):
+        if not args.target:
+            raise UsageError(f"wfnb schedules {action} SCHEDULE_ID")
+        {"pause": ws.pause_schedule, "resume": ws.resume_schedule,
+         "delete": ws.delete_schedule}[action](args.target)
+        print(f"schedule {args.target}: {action}d")
+        return EXIT_OK
+    items = [s.to_dict() for s in ws.schedules()]
+    if args.json:
+        print(as_json(items))
+    else:
+        print(table(items, ["id", "workflow", "cron", "timezone", "catchup", "paused",
+                            "next_fire"]) if items else "no schedules")
+    return EXIT_OK
+
+
+def cmd_scheduler(ws: wfnb.Workspace, args) -> int:
+    """Run due schedules until stopped (Ctrl-C); the runs go on in this process."""
+    print(f"scheduler on {ws.root}, every {args.interval:g} s (Ctrl-C to stop)", flush=True)
+    ticks = 0
+    while args.ticks is None or ticks < args.ticks:
+        for run in ws.run_due_schedules():
+            print(f"started {run.id} of {run.workflow}", flush=True)
+        ticks += 1
+        time.sleep(args.interval)  # the scheduler's own cadence, not a test wait
+    return EXIT_OK
+
+
 def cmd_workflows(ws: wfnb.Workspace, args) -> int:
     items = [wf.describe() for wf in ws.workflows()]
     if args.json:
@@ -326,6 +366,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workflow")
     json_option(p)
 
+    p = command("schedules", cmd_schedules, "list, add, pause, resume or delete schedules")
+    p.add_argument("action", nargs="?", choices=["list", "add", "pause", "resume", "delete"])
+    p.add_argument("target", nargs="?", metavar="WORKFLOW|SCHEDULE_ID")
+    p.add_argument("--cron", help="e.g. '0 6 * * 1-5' (a 6th field counts seconds)")
+    p.add_argument("--timezone", default="UTC")
+    p.add_argument("--catchup", default="none", choices=["none", "latest", "all"])
+    p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE")
+    json_option(p)
+
+    p = command("scheduler", cmd_scheduler, "run due schedules, as a long-lived process")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between ticks")
+    p.add_argument("--ticks", type=int, help="stop after this many ticks (default: never)")
+
     command("init", None, "make the folder a workspace (wfnb.toml and .wfnb/)")
 
     p = command("lab", cmd_lab, "open JupyterLab on the gallery notebook of the workspace")
@@ -364,7 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # runs this command did not ask for but wakes (a deadline passed, a decision nobody
         # carried on) go on in a background process of their own, never in this one, which
         # exits when its own work is done; only `_resume` (that background process) carries on
-        ws = wfnb.open(root, carry_on="thread" if args.command == "_resume" else "detach")
+        long_lived = args.command in ("_resume", "scheduler")
+        ws = wfnb.open(root, carry_on="thread" if long_lived else "detach")
         return args.fn(ws, args)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -26,6 +26,7 @@ from .states import RUN_TERMINAL, RunStatus
 from .store import Store
 from .history import HistoryReads
 from .approvals import Approvals, PendingApproval, decisions_for
+from .schedules import Schedule, Schedules
 from .auth import Permissions, PermissionDenied
 
 _executors: dict[tuple, Executor] = {}
@@ -76,6 +77,7 @@ class Engine(HistoryReads):
         self.permissions = Permissions.from_config(self.config.raw,
                                                    self.root / config.FILENAME)
         self.approvals = Approvals(self)
+        self.schedules_ = Schedules(self)
         self._kernel_pool = None
         # how a run woken by a deadline (or a decision nobody carried on) is carried on by
         # this process: "thread" (in the background, the default), or "detach" (a child
@@ -248,6 +250,31 @@ class Engine(HistoryReads):
     def release_run(self, record: RunRecord,
                     parked: list[str]) -> tuple[list[dict], str | None]:
         return self.approvals.release(record, parked)
+
+    # ---- schedules ------------------------------------------------------------------------
+    def schedule(self, workflow: str, /, cron: str, timezone: str = "UTC",
+                 params: dict | None = None, catchup: str = "none") -> Schedule:
+        """Run ``workflow`` with ``params`` on ``cron`` in ``timezone``; missed occurrences
+        follow ``catchup``: "none" (skip them), "latest" (run the last), "all" (run each)."""
+        return self.schedules_.add(workflow, cron, timezone, params, catchup)
+
+    def schedules(self) -> list[Schedule]:
+        """Every schedule, soonest first, with its next time (naive UTC)."""
+        self._require("LIST_WORKFLOWS", "list schedules")
+        return self.schedules_.list()
+
+    def pause_schedule(self, schedule_id: str) -> None:
+        self.schedules_.set_paused(schedule_id, True)
+
+    def resume_schedule(self, schedule_id: str) -> None:
+        self.schedules_.set_paused(schedule_id, False)
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        self.schedules_.delete(schedule_id)
+
+    def run_due_schedules(self, now=None) -> list[Run]:
+        """One scheduler tick: start the runs that are due (safe with other schedulers)."""
+        return self.schedules_.run_due(now)
 
     # ---- permissions ----------------------------------------------------------------------
     def can(self, capability: str, workflow: str | Workflow | None = None) -> bool:

@@ -85,6 +85,30 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE tasks ADD COLUMN notebook VARCHAR;
     """,
+    # 4: schedules, and each occurrence fired (so no occurrence ever starts twice)
+    """
+    CREATE TABLE schedules (
+        id VARCHAR PRIMARY KEY,
+        workflow VARCHAR NOT NULL,
+        cron VARCHAR NOT NULL,
+        timezone VARCHAR NOT NULL,
+        params JSON,
+        catchup VARCHAR NOT NULL,
+        paused BOOLEAN NOT NULL DEFAULT false,
+        created_by VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        last_fire TIMESTAMP,
+        next_fire TIMESTAMP
+    );
+    CREATE TABLE schedule_fires (
+        schedule_id VARCHAR NOT NULL,
+        occurrence TIMESTAMP NOT NULL,
+        run_id VARCHAR NOT NULL,
+        fired_at TIMESTAMP NOT NULL,
+        fired_by VARCHAR,
+        PRIMARY KEY (schedule_id, occurrence)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
