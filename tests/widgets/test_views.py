@@ -131,3 +131,17 @@ def test_a_thousand_step_run_does_not_flood_the_channel(ws):
     sent = dialog.messages_sent - sent_before
     assert 1 <= sent <= 20, sent  # repaints are throttled, never one per transition
     assert len(dialog.steps) == 1001 and all(s["status"] == "Completed" for s in dialog.steps)
+
+
+def test_the_gallery_shows_the_next_scheduled_time_and_the_table_filters_by_trigger(ws):
+    made = ws.schedule("daily_sales", cron="0 6 * * *", params={"date": "2026-11-23"})
+    cards = {c["name"]: c for c in ws.gallery().cards.cards}
+    assert cards["daily_sales"]["next_run"] == made.next_fire.isoformat(timespec="minutes") + "Z"
+    assert cards["flaky_import"]["next_run"] is None
+    ws.run("daily_sales", date="2026-11-23")
+    ws.run_due_schedules(now=made.next_fire)[0].wait(30)
+    table = ws.runs_table().view
+    table.trigger = "schedule"
+    assert [r["trigger"] for r in table.rows] == ["schedule"]
+    table.trigger = "manual"
+    assert [r["trigger"] for r in table.rows] == ["manual"]

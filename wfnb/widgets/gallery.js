@@ -30,7 +30,7 @@ function render({ model, el }) {
         h("div", { class: "wfnb-tags" }, c.tags.map((t) => h("span", { class: "wfnb-tag" }, t)),
           c.kinds.map((k) => h("span", { class: "wfnb-kind" }, `${k} steps`))),
         h("div", { class: "wfnb-card-last" }, "Last run: ", last,
-          c.next_run ? h("span", {}, ` · next ${c.next_run}`) : null),
+          c.next_run ? h("span", { class: "wfnb-next" }, ` · next ${new Date(c.next_run).toLocaleString()}`) : null),
         h("div", { class: "wfnb-card-actions" },
           c.can_run ? h("button", { class: "wfnb-btn wfnb-primary wfnb-run",
             onclick: () => model.send({ action: "run", workflow: c.name }) }, "Run") : null,

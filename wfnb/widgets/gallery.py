@@ -40,6 +40,12 @@ class GalleryCards(Live, anywidget.AnyWidget):
         except Exception as exc:  # a broken workflow file: say so instead of an empty gallery
             return {"cards": [], "error": str(exc)}
         last = ws.last_runs() if ws.can("VIEW_RUNS") else {}
+        upcoming: dict[str, Any] = {}
+        for schedule in ws.schedules_.list():
+            if not schedule.paused and schedule.next_fire is not None:
+                best = upcoming.get(schedule.workflow)
+                upcoming[schedule.workflow] = min(best, schedule.next_fire) if best else \
+                    schedule.next_fire
         cards = []
         for wf in sorted(workflows, key=lambda w: w.title.lower()):
             info = last.get(wf.name) or {}
@@ -51,7 +57,8 @@ class GalleryCards(Live, anywidget.AnyWidget):
                 "last_status": info.get("status"), "last_run": info.get("id"),
                 "last_time": info["created_at"].isoformat(timespec="seconds") + "Z"
                 if info.get("created_at") else None,
-                "next_run": None})
+                "next_run": upcoming[wf.name].isoformat(timespec="minutes") + "Z"
+                if wf.name in upcoming else None})
         return {"cards": cards, "error": ""}
 
     def _message(self, _widget, content: dict, _buffers) -> None:

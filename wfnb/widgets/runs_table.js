@@ -15,6 +15,10 @@ function render({ model, el }) {
     wf.value = model.get("workflow");
     wf.disabled = model.get("scoped");
     wf.addEventListener("change", () => set("workflow", wf.value));
+    const trig = h("select", { "aria-label": "Trigger", class: "wfnb-filter-trigger" }, h("option", { value: "" }, "All triggers"),
+      ["manual", "schedule", "rerun", "test", "api"].map((t) => h("option", { value: t }, t)));
+    trig.value = model.get("trigger");
+    trig.addEventListener("change", () => set("trigger", trig.value));
     const text = h("input", { type: "search", placeholder: "Filter text", "aria-label": "Filter text", class: "wfnb-filter-text" });
     text.value = model.get("text");
     text.addEventListener("change", () => set("text", text.value));
@@ -22,7 +26,7 @@ function render({ model, el }) {
     fill(root, 
       h("div", { class: "wfnb-panel-head" },
         h("span", { class: "wfnb-title" }, model.get("scoped") ? `Runs of ${model.get("workflow")}` : "Runs"),
-        status, wf, text,
+        status, wf, trig, text,
         h("button", { class: "wfnb-btn wfnb-close", onclick: () => model.send({ action: "close" }) }, "Close")),
       model.get("error") ? h("div", { class: "wfnb-error" }, model.get("error")) : null,
       h("table", { class: "wfnb-table" },
@@ -40,7 +44,7 @@ function render({ model, el }) {
         h("span", {}, ` ${total ? page * size + 1 : 0}–${Math.min(total, (page + 1) * size)} of ${total} `),
         h("button", { class: "wfnb-btn", disabled: page >= last, onclick: () => set("page", page + 1) }, "Older ›")));
   }
-  for (const name of ["rows", "total", "page", "error", "workflows", "status", "workflow", "text"]) model.on(`change:${name}`, draw);
+  for (const name of ["rows", "total", "page", "error", "workflows", "status", "workflow", "text", "trigger"]) model.on(`change:${name}`, draw);
   draw();
 }
 
