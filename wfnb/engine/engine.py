@@ -27,6 +27,7 @@ from .store import Store
 from .history import HistoryReads
 from .approvals import Approvals, PendingApproval, decisions_for
 from .schedules import Schedule, Schedules
+from .testing import TestSession, test_run, test_step
 from .auth import Permissions, PermissionDenied
 
 _executors: dict[tuple, Executor] = {}
@@ -250,6 +251,22 @@ class Engine(HistoryReads):
     def release_run(self, record: RunRecord,
                     parked: list[str]) -> tuple[list[dict], str | None]:
         return self.approvals.release(record, parked)
+
+    # ---- testing --------------------------------------------------------------------------
+    def test(self, workflow: str | Workflow, /, **params: Any) -> Run:
+        """Run the whole workflow as a test (trigger ``test``, left out of the usual history
+        views) and keep every step's result in your test session; waits for the end."""
+        return test_run(self, workflow, params)
+
+    def test_step(self, workflow: str | Workflow, step: str, /, **inputs: Any) -> Run:
+        """Run one step as a test; its params and upstream values come from ``inputs``, else
+        from your test session (TestSessionError names a missing one)."""
+        return test_step(self, workflow, step, inputs)
+
+    def test_session(self, workflow: str | Workflow) -> TestSession:
+        """Your test session of ``workflow``: ``active``, ``show()``, ``clear()``."""
+        wf = self._runnable(workflow)
+        return TestSession(self, wf.name)
 
     # ---- schedules ------------------------------------------------------------------------
     def schedule(self, workflow: str, /, cron: str, timezone: str = "UTC",

@@ -40,6 +40,8 @@ class HistoryReads:
         if trigger:
             where.append("trigger = ?")
             args.append(trigger)
+        else:  # test runs only when asked for
+            where.append("trigger != 'test'")
         if (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
                 or isinstance(offset, bool) or not isinstance(offset, int) or offset < 0):
             raise WfnbError(f"limit must be >= 1 and offset >= 0 (got {limit!r}, {offset!r})")
@@ -60,6 +62,8 @@ class HistoryReads:
             if value:
                 where.append(f"{column} = ?")
                 args.append(value)
+        if not trigger:  # test runs only when asked for
+            where.append("trigger != 'test'")
         if status:
             where.append("status = ?")
             args.append(self._status(status))
@@ -79,7 +83,8 @@ class HistoryReads:
         self._require("VIEW_RUNS", "see last runs")
         rows = self.store.query(
             "SELECT workflow, arg_max(id, created_at) AS id, arg_max(status, created_at) AS "
-            "status, max(created_at) AS created_at FROM runs GROUP BY workflow")
+            "status, max(created_at) AS created_at FROM runs WHERE trigger != 'test' "
+            "GROUP BY workflow")
         return {r.pop("workflow"): r for r in rows}
 
     @staticmethod

@@ -109,6 +109,25 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (schedule_id, occurrence)
     );
     """,
+    # 5: test sessions: per user and workflow, the last test value of each step
+    """
+    CREATE TABLE test_sessions (
+        "user" VARCHAR NOT NULL,
+        workflow VARCHAR NOT NULL,
+        step VARCHAR NOT NULL,
+        value JSON,
+        value_ref VARCHAR,
+        run_id VARCHAR,
+        updated_at TIMESTAMP NOT NULL,
+        PRIMARY KEY ("user", workflow, step)
+    );
+    CREATE TABLE test_session_state (
+        "user" VARCHAR NOT NULL,
+        workflow VARCHAR NOT NULL,
+        active BOOLEAN NOT NULL,
+        PRIMARY KEY ("user", workflow)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,148 @@
+"""Testing workflows: a whole test run, or one step at a time, inside a test session.
+
+A test session belongs to a user and a workflow and lives in the history (it survives a
+kernel restart): the last test value of each step (JSON, or a pickled artifact's path) and
+whether it is active. ``ws.test`` runs the whole workflow as a run with trigger ``test`` (kept
+out of the normal history views) and stores every step's result in the session;
+``ws.test_step`` runs one step, its upstream values taken from the session or given.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import WfnbError
+from .model import Step, Workflow
+from .records import dumps, loads, utcnow
+from .results import decode_result
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Engine
+    from .run import Run
+
+PARAMS = "Start"  # the session row holding the arguments of the last test
+
+
+class TestSessionError(WfnbError):
+    """A test step lacks an upstream value, or names a step the workflow does not have."""
+
+    __test__ = False  # not a pytest test class
+
+
+class TestSession:
+    """``ws.test_session(workflow)``: the stored test values of one user's workflow."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, engine: "Engine", workflow: str):
+        self.engine, self.workflow = engine, workflow
+
+    @property
+    def active(self) -> bool:
+        """Whether step tests take their upstream values from this session (default: yes)."""
+        rows = self.engine.store.query(
+            'SELECT active FROM test_session_state WHERE "user" = ? AND workflow = ?',
+            [self.engine.user, self.workflow])
+        return bool(rows[0]["active"]) if rows else True
+
+    @active.setter
+    def active(self, value: bool) -> None:
+        self.engine.store.transact(lambda con: con.execute(
+            "INSERT INTO test_session_state VALUES (?, ?, ?) ON CONFLICT DO UPDATE "
+            "SET active = excluded.active", [self.engine.user, self.workflow, bool(value)]))
+
+    def show(self) -> dict[str, Any]:
+        """Step -> its stored test value (``Start`` holds the arguments of the last test)."""
+        rows = self.engine.store.query(
+            'SELECT step, value, value_ref FROM test_sessions WHERE "user" = ? AND '
+            "workflow = ? ORDER BY updated_at", [self.engine.user, self.workflow])
+        return {r["step"]: decode_result(loads(r["value"]), r["value_ref"], self.engine.root,
+                                         self.engine.workflows) for r in rows}
+
+    def clear(self) -> None:
+        self.engine.store.transact(lambda con: con.execute(
+            'DELETE FROM test_sessions WHERE "user" = ? AND workflow = ?',
+            [self.engine.user, self.workflow]))
+
+    def save(self, run: "Run", only: str | None = None) -> None:
+        """Keep each completed task's result of a test run (and its arguments), or only
+        ``only``'s (a step test: the upstream values it was given stay as they were)."""
+        rows = [(PARAMS, run.params, None)] + [
+            (t.step, t.result, t.result_ref) for t in run.tasks
+            if t.status.value == "Completed" and t.step != "Start"
+            and (only is None or t.step == only)]
+        now = utcnow()
+
+        def write(con) -> None:
+            for step, value, ref in rows:
+                con.execute("INSERT INTO test_sessions VALUES (?, ?, ?, ?, ?, ?, ?) "
+                            "ON CONFLICT DO UPDATE SET value = excluded.value, value_ref = "
+                            "excluded.value_ref, run_id = excluded.run_id, updated_at = "
+                            "excluded.updated_at",
+                            [self.engine.user, self.workflow, step, dumps(value), ref, run.id,
+                             now])
+        self.engine.store.transact(write)
+
+
+def test_run(engine: "Engine", workflow: str | Workflow, params: dict) -> "Run":
+    """The whole workflow as a test: trigger ``test``; every result kept in the session."""
+    wf = engine._runnable(workflow)
+    run = engine.submit(wf, params, trigger="test").wait()
+    TestSession(engine, wf.name).save(run)
+    return run
+
+
+def test_step(engine: "Engine", workflow: str | Workflow, step: str,
+              inputs: dict[str, Any]) -> "Run":
+    """One step as a test run: its upstream values from ``inputs``, else from the session."""
+    wf = engine._runnable(workflow)
+    if step not in wf.steps:
+        raise TestSessionError(f"workflow {wf.name!r} has no step {step!r} "
+                               f"(steps: {', '.join(wf.steps)})")
+    session = TestSession(engine, wf.name)
+    stored = session.show() if session.active else {}
+    target = wf.steps[step]
+    params = {p.name: inputs[p.name] for p in wf.params if p.name in inputs}
+    for name, value in (stored.get(PARAMS) or {}).items():
+        params.setdefault(name, value)
+    needed = _needed(wf, target)
+    probe = Workflow(f"{wf.name}.{step}", title=f"{wf.title}: test of {step}",
+                     params=wf.params)
+    for name in needed:
+        if name in inputs:
+            value = inputs[name]
+        elif name in stored:
+            value = stored[name]
+        else:
+            raise TestSessionError(
+                f"step {step!r} needs the result of upstream step {name!r}: give it "
+                f"({name}=...) or test {name!r} first so the session holds it")
+        probe.add_step(Step(name, _constant(value), kind="python",
+                            description="value from the test session"))
+    if target.kind == "approval":  # the tester decides: the given fields are the result
+        fields = {p.name: inputs.get(p.name, p.default) for p in target.inputs}
+        result = {**fields, "approved_by": engine.user, "comment": "decided in a test"}
+        probe.add_step(Step(step, _constant(result), tuple(needed), kind="python",
+                            description="approval decided by the tester"))
+    else:
+        probe.add_step(Step(step, target.fn, tuple(needed), retries=target.retries,
+                            retry_delay=target.retry_delay, timeout=target.timeout,
+                            kind=target.kind, options=target.options))
+    run = engine.submit(probe, params, trigger="test").wait()
+    if run.status == "Completed":
+        session.save(run, only=step)
+    return run
+
+
+def _constant(value: Any):
+    def value_from_session():
+        return value
+    return value_from_session
+
+
+def _needed(wf: Workflow, step: Step) -> list[str]:
+    """Upstream steps whose values the step takes (by argument name, or all for notebooks)."""
+    upstream = wf.upstream(step.name)
+    if step.fn is None:
+        return [n for n in wf.order() if n in upstream and n in step.after]
+    names, var_kw = step.arguments()
+    return [n for n in wf.order() if n in upstream and (var_kw or n in names)]
