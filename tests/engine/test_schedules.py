@@ -115,3 +115,13 @@ def test_a_real_scheduler_process_starts_runs_on_a_short_interval(ws):
                              "--workspace", str(ws.root)], env=cli_env(), capture_output=True,
                             text=True, timeout=60)
     assert '"workflow": "daily_sales"' in listed.stdout
+
+
+def test_a_kernel_can_run_the_scheduler_loop_in_the_background(ws):
+    ws.schedule("daily_sales", cron="* * * * * */1", params={"date": "2026-11-23"})
+    stop = ws.start_scheduler(interval=0.2)
+    try:
+        poll(lambda: ws.runs(trigger="schedule"), timeout=10, what="a scheduled run")
+    finally:
+        stop.set()
+    assert ws.runs(trigger="schedule")[0].wait(30).status == "Completed"

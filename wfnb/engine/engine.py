@@ -1,6 +1,7 @@
 """The engine behind a workspace: workflows, runs, history. Plain Python, no views."""
 from __future__ import annotations
 
+import atexit
 import getpass
 import json
 import os
@@ -292,6 +293,23 @@ class Engine(HistoryReads):
     def run_due_schedules(self, now=None) -> list[Run]:
         """One scheduler tick: start the runs that are due (safe with other schedulers)."""
         return self.schedules_.run_due(now)
+
+    def start_scheduler(self, interval: float = 1.0) -> threading.Event:
+        """Run the scheduler loop in the background of this process (a kernel, say), until
+        the returned event is set; safe beside `wfnb scheduler` processes."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    self.run_due_schedules()
+                except WfnbError:  # the history is busy or a schedule is broken: next tick
+                    pass
+        thread = threading.Thread(target=loop, daemon=True, name="wfnb-scheduler")
+        thread.start()
+        # stopped before the interpreter tears down (a thread killed inside DuckDB aborts it)
+        atexit.register(lambda: (stop.set(), thread.join(timeout=10)))
+        return stop
 
     # ---- permissions ----------------------------------------------------------------------
     def can(self, capability: str, workflow: str | Workflow | None = None) -> bool:
