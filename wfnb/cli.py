@@ -15,30 +15,16 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import wfnb
-from wfnb.cli_output import fmt, as_json, table, task_dict, finish, follow
+from wfnb.cli_output import (UsageError, parse_params, as_json, finish, fmt, follow, table,
+                             task_dict)
 from wfnb.engine.errors import StoreError, WfnbError
+from wfnb.cli_schedules import cmd_scheduler, cmd_schedules
 from wfnb.lab import cmd_lab
 
 EXIT_OK, EXIT_RUN_NOT_COMPLETED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-class UsageError(WfnbError):
-    """Bad command-line usage (exit 2)."""
-
-
 # ---- output helpers ------------------------------------------------------------------------
-def _params(pairs: Sequence[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs or ():
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"-p {pair!r}: expected key=value")
-        if key.strip() in out:
-            raise UsageError(f"-p {key.strip()}: given twice")
-        out[key.strip()] = value
-    return out
-
-
 # ---- commands ------------------------------------------------------------------------------
 def _start_detached(ws: wfnb.Workspace, args, name: str, params: dict, trigger: str,
                     parent: str | None) -> int:
@@ -89,19 +75,19 @@ def _launch(ws: wfnb.Workspace, args, workflow: str, params: dict, trigger: str 
 
 
 def cmd_run(ws: wfnb.Workspace, args) -> int:
-    return _launch(ws, args, args.workflow, _params(args.param))
+    return _launch(ws, args, args.workflow, parse_params(args.param))
 
 
 def cmd_rerun(ws: wfnb.Workspace, args) -> int:
     parent = ws.get_run(args.run_id)
-    return _launch(ws, args, parent.workflow, {**parent.params, **_params(args.param)},
+    return _launch(ws, args, parent.workflow, {**parent.params, **parse_params(args.param)},
                    "rerun", parent.id)
 
 
 def _decision(ws: wfnb.Workspace, args, kind: str) -> int:
     if kind == "approve":
         run = ws.approve(args.run_id, step=args.step, comment=args.comment,
-                         **_params(args.param))
+                         **parse_params(args.param))
     else:
         run = ws.reject(args.run_id, step=args.step, comment=args.comment)
     say = (lambda text: None) if args.json else (lambda text: print(text, flush=True))
@@ -162,7 +148,7 @@ def cmd_resume(ws: wfnb.Workspace, args) -> int:
 
 
 def cmd_execute(ws: wfnb.Workspace, args) -> int:
-    run = ws.submit(args.workflow, _params(args.param), trigger=args.trigger,
+    run = ws.submit(args.workflow, parse_params(args.param), trigger=args.trigger,
                     parent_id=args.parent, run_id=args.run_id)
     follow(ws, run, quiet=True)  # until it ends, or waits for a decision (then nothing is held)
     return finish(run, args)
@@ -238,46 +224,6 @@ def cmd_init(root: str) -> int:
     ws = wfnb.open(root)
     state = "already a workspace" if existed else "created"
     print(f"{ws.root}: {state} (wfnb.toml, history in {ws.config.history})")
-    return EXIT_OK
-
-
-def cmd_schedules(ws: wfnb.Workspace, args) -> int:
-    action = args.action or "list"
-    if action == "add":
-        if not args.target or not args.cron:
-            raise UsageError("wfnb schedules add WORKFLOW --cron EXPR [--timezone TZ] "
-                             "[--catchup none|latest|all] [-p key=value]")
-        made = ws.schedule(args.target, cron=args.cron, timezone=args.timezone,
-                           params=_params(args.param), catchup=args.catchup)
-        print(as_json(made.to_dict()) if args.json else
-              f"schedule {made.id}: {made.workflow} at '{made.cron}' ({made.timezone}), "
-              f"next {fmt(made.next_fire)} UTC")
-        return EXIT_OK
-    if action in ("pause", "resume", "delete"):
-        if not args.target:
-            raise UsageError(f"wfnb schedules {action} SCHEDULE_ID")
-        {"pause": ws.pause_schedule, "resume": ws.resume_schedule,
-         "delete": ws.delete_schedule}[action](args.target)
-        print(f"schedule {args.target}: {action}d")
-        return EXIT_OK
-    items = [s.to_dict() for s in ws.schedules()]
-    if args.json:
-        print(as_json(items))
-    else:
-        print(table(items, ["id", "workflow", "cron", "timezone", "catchup", "paused",
-                            "next_fire"]) if items else "no schedules")
-    return EXIT_OK
-
-
-def cmd_scheduler(ws: wfnb.Workspace, args) -> int:
-    """Run due schedules until stopped (Ctrl-C); the runs go on in this process."""
-    print(f"scheduler on {ws.root}, every {args.interval:g} s (Ctrl-C to stop)", flush=True)
-    ticks = 0
-    while args.ticks is None or ticks < args.ticks:
-        for run in ws.run_due_schedules():
-            print(f"started {run.id} of {run.workflow}", flush=True)
-        ticks += 1
-        time.sleep(args.interval)  # the scheduler's own cadence, not a test wait
     return EXIT_OK
 
 

@@ -1,12 +1,30 @@
-"""What the ``wfnb`` command prints: tables, JSON, and a run followed to its end."""
+"""Helpers of the ``wfnb`` command's modules: parsing ``-p key=value``, usage errors, and
+what the command prints (tables, JSON, a run followed to its end)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Sequence
 
 import wfnb
+from wfnb.engine.errors import WfnbError
 
 EXIT_OK, EXIT_RUN_NOT_COMPLETED = 0, 1
+
+
+class UsageError(WfnbError):
+    """Bad command-line usage (exit 2)."""
+
+
+def parse_params(pairs: Sequence[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"-p {pair!r}: expected key=value")
+        if key.strip() in out:
+            raise UsageError(f"-p {key.strip()}: given twice")
+        out[key.strip()] = value
+    return out
 
 
 def fmt(value: Any) -> str:
