@@ -86,6 +86,15 @@ def browser():
         chromium.close()
 
 
+def accept_dialog(page) -> None:
+    """Notebook 7 sometimes asks which kernel to use while it starts: take its default."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count() and dialog.first.is_visible():
+        page.screenshot(path=str(SHOTS / "dialog.png"))
+        dialog.first.locator(".jp-Dialog-button.jp-mod-accept").click()
+        dialog.first.wait_for(state="detached")
+
+
 @contextlib.contextmanager
 def gallery_open(browser, url: str, wait_idle: bool = True):
     """A page on the gallery notebook, all cells run, the cards drawn. (Notebook 7 shows no
@@ -98,9 +107,15 @@ def gallery_open(browser, url: str, wait_idle: bool = True):
         if wait_idle:
             page.wait_for_function("() => document.body.innerText.includes('Idle')",
                                    timeout=90_000)
+        else:  # Notebook 7 may first ask for the kernel
+            try:
+                page.wait_for_selector(".jp-Dialog", timeout=5_000)
+            except playwright_api.TimeoutError:
+                pass
         # Run All Cells, again if the kernel was not ready to take them (Notebook 7 shows no
         # status text to wait for): each try waits for the cards with a deadline
         for attempt in range(4):
+            accept_dialog(page)
             page.click(".lm-MenuBar-itemLabel:text-is('Run')")
             page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
             try:
