@@ -188,3 +188,4 @@ def test_wfnb_lab_serves_the_gallery_notebook_of_the_workspace(ws, tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+    assert poll(lambda: answers() is None, timeout=30, what="the server to stop with wfnb lab")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -36,4 +35,5 @@ def cmd_lab(ws: wfnb.Workspace, args) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI machines run as root
         command.append("--allow-root")
     print(f"JupyterLab on {notebook} with the workspace {ws.root}", flush=True)
-    return subprocess.call(command, env={**os.environ, "WFNB_WORKSPACE": str(ws.root)})
+    # become JupyterLab (exec): stopping `wfnb lab` then stops the server, not just a parent
+    os.execve(sys.executable, command, {**os.environ, "WFNB_WORKSPACE": str(ws.root)})
