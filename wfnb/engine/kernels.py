@@ -16,7 +16,6 @@ import tempfile
 import threading
 import time
 from collections import deque
-from typing import Any
 
 import nbformat
 from jupyter_client.manager import KernelManager
@@ -285,4 +284,4 @@ def strip_ansi(lines: list[str] | str) -> str:
 
 
 __all__ = ["KernelSession", "KernelPool", "KernelDied", "Interrupted", "CellError", "pool",
-           "strip_ansi", "Any"]
+           "strip_ansi"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -200,4 +200,4 @@ class Schedules:
         return runs
 
 
-__all__ = ["Schedule", "Schedules", "ScheduleError", "occurrences", "to_fire", "Any"]
+__all__ = ["Schedule", "Schedules", "ScheduleError", "occurrences", "to_fire"]
