@@ -64,7 +64,7 @@ def test_workspace_option_works_anywhere_and_from_the_environment(ws, capsys, mo
     assert main(["workflows", "-w", str(ws.root), "--json"]) == 0
     assert [w["name"] for w in json.loads(capsys.readouterr().out)] == [
         "daily_sales", "expense_approval", "flaky_import", "mixed_report", "sales_cells",
-        "slow_etl"]
+        "slow_etl", "weekly_report"]
     monkeypatch.setenv("WFNB_WORKSPACE", str(ws.root))
     assert main(["runs"]) == 0 and capsys.readouterr().out == "no runs\n"
 

@@ -26,6 +26,7 @@ from .runner import RunDriver
 from .states import RUN_TERMINAL, RunStatus
 from .store import Store
 from .history import HistoryReads
+from .editing import WorkflowEdits
 from .approvals import Approvals, PendingApproval, decisions_for
 from .schedules import Schedule, Schedules
 from .testing import TestSession, test_run, test_step
@@ -60,7 +61,7 @@ def _shared_executor(settings: dict) -> Executor:
         return _executors[key]
 
 
-class Engine(HistoryReads):
+class Engine(HistoryReads, WorkflowEdits):
     """Runs and history of one workspace folder (``wfnb.toml`` + ``.wfnb/``)."""
 
     def __init__(self, root: str | os.PathLike = ".", *, user: str | None = None,
@@ -170,6 +171,7 @@ class Engine(HistoryReads):
         its parent run, and its id (for a caller that must know it before the run exists)."""
         wf = self._runnable(workflow)
         args = validate(wf.name, wf.params, params or {})
+        self._remember_version(wf)  # a declared workflow's text, kept once per version
         record = RunRecord(id=run_id or new_run_id(), workflow=wf.name, version=wf.version,
                            params={k: to_jsonable(v) for k, v in args.items()},
                            tasks_total=len(wf.steps) + 1, created_by=self.user,

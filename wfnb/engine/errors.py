@@ -19,6 +19,21 @@ class WorkflowError(WfnbError):
         super().__init__(f"{where}: {problem}")
 
 
+class LoadError(WfnbError):
+    """A workflow file cannot be loaded; names the file and the line."""
+
+
+class DeclarationError(LoadError):
+    """A declared workflow (``*.wfnb.toml``) is invalid; ``problems`` lists each one as
+    ``(field, line, message)``, field like ``steps.extract.timeout``."""
+
+    def __init__(self, path: str, problems: list[tuple[str, int | None, str]]):
+        self.path, self.problems = str(path), list(problems)
+        super().__init__("\n".join(
+            f"{path}" + (f", line {line}" if line else "") + f": {field}: {message}"
+            for field, line, message in self.problems))
+
+
 class ParamError(WfnbError):
     """Arguments do not fit a workflow's parameters; ``errors`` maps each field to its problem."""
 

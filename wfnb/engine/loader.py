@@ -10,21 +10,22 @@ import threading
 import traceback
 from pathlib import Path
 
-from .errors import WfnbError, WorkflowError
+from . import declarative
+from .declarative import SUFFIX, is_declared
+from .errors import LoadError, WorkflowError
 from .model import Workflow
 
-
-class LoadError(WfnbError):
-    """A workflow file cannot be imported; names the file and the line."""
+__all__ = ["LoadError", "Loader", "module_name"]
 
 
 def _files(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
-        if path.is_file() and path.suffix in (".py", ".ipynb"):
+        if path.is_file() and (path.suffix in (".py", ".ipynb") or is_declared(path)):
             found.append(path)
         elif path.is_dir():
-            for file in sorted([*path.rglob("*.py"), *path.rglob("*.ipynb")]):
+            for file in sorted([*path.rglob("*.py"), *path.rglob("*.ipynb"),
+                                *path.rglob(f"*{SUFFIX}")]):
                 rel = file.relative_to(path).parts
                 if any(p.startswith((".", "_")) for p in rel[:-1]) or rel[-1].startswith("_"):
                     continue  # private modules, caches, hidden folders
@@ -43,6 +44,8 @@ def module_name(file: Path, root: Path) -> str:
 
 
 def _import(file: Path, root: Path) -> list[Workflow]:
+    if is_declared(file):
+        return [declarative.load(file)]
     if file.suffix == ".ipynb":
         from .notebooks import notebook_workflow
         try:

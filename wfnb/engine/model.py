@@ -116,6 +116,7 @@ class Workflow:
         self.steps: dict[str, Step] = {}
         self.source: str | None = None  # the file it was loaded from
         self.notebook_options: dict | None = None  # set for a workflow that is a notebook
+        self.declaration: dict | None = None  # path, text, doc: declared in a .wfnb.toml
         self._graph: dict = {}           # memoised children/upstream/downstream; reset on change
         seen: set[str] = set()
         for p in self.params:
@@ -359,4 +360,5 @@ class Workflow:
                 "steps": [{"name": s.name, "kind": s.kind, "after": list(s.after),
                            "description": s.description} for s in self.steps.values()],
                 "runners": self.runners, "approvers": self.approvers,
-                "version": self.version, "source": self.source}
+                "version": self.version, "source": self.source,
+                "declared": self.declaration is not None}

@@ -186,7 +186,7 @@ class NotebookStep(StepKind):
         session = _kernel(ctx, step.options.get("kernel") or "python3")
         try:
             # papermill's cwd= would os.chdir() this whole process: move the kernel instead
-            session.chdir(str(path.parent))
+            session.chdir(step.options.get("cwd") or str(path.parent))
             nb = papermill.execute_notebook(
                 str(path), str(out), parameters=values, engine_name="wfnb",
                 kernel_name=session.kernel_name, session=session, cancel=ctx._cancel,
@@ -289,7 +289,38 @@ class CellStep(StepKind):
         return outs or None
 
 
-STEP_KINDS.update({"notebook": NotebookStep(), "cell": CellStep()})
+class CodeStep(NotebookStep):
+    """A cell declared in a workflow file (``code = "..."``): run in a kernel like a notebook
+    of one cell, the run's params and its ``after`` steps' results set as variables first;
+    ``wfnb.output(name, value)`` gives its result. The executed cell is kept as a notebook."""
+
+    kind = "code"
+
+    def execute(self, step: Step, ctx: "RunContext", inputs: "Inputs") -> Any:
+        names = [p.name for p in ctx.workflow_def.params] + list(step.after)
+        declared = "\n".join(f"{n} = None" for n in names) or "# no inputs"
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": step.options.get("kernel") or "python3",
+                                     "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbformat.v4.new_code_cell(declared, metadata={"tags": ["parameters"]}),
+                    nbformat.v4.new_code_cell(step.options["code"])]
+        source = ctx.artifacts / f"{step.name}-{ctx.attempt}.source.ipynb"
+        source.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, str(source))
+        cell = Step(step.name, None, step.after, kind="notebook",
+                    options={"path": str(source), "parameters": {},
+                             "kernel": step.options.get("kernel"),
+                             "cwd": step.options.get("cwd")})
+        try:
+            return super().execute(cell, ctx, inputs)
+        finally:  # what the cell printed is the step's debug output, as for a Python step
+            if ctx.notebook and (ctx.workspace / ctx.notebook).is_file():
+                ran = nbformat.read(str(ctx.workspace / ctx.notebook), as_version=4)
+                if len(ran.cells) > 1 and ran.cells[-1].get("outputs"):
+                    print(text_of(ran.cells[-1].outputs), end="")
+
+
+STEP_KINDS.update({"notebook": NotebookStep(), "cell": CellStep(), "code": CodeStep()})
 
 
 # ---- notebooks as workflows ------------------------------------------------------------------

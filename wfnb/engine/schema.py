@@ -128,6 +128,19 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY ("user", workflow)
     );
     """,
+    # 6: the kept versions of declared (*.wfnb.toml) workflows, with their text
+    """
+    CREATE TABLE workflow_versions (
+        workflow VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        path VARCHAR,
+        text VARCHAR NOT NULL,
+        saved_by VARCHAR,
+        saved_at TIMESTAMP NOT NULL,
+        origin VARCHAR NOT NULL,
+        PRIMARY KEY (workflow, version)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

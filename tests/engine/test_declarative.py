@@ -1,0 +1,247 @@
+"""Workflows declared in *.wfnb.toml files: loading, every problem named with its line, and
+saving edits as new versions (invalid edits never written)."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import wfnb
+from wfnb.engine.declarative import load
+from wfnb.engine.editing import EditConflict
+from wfnb.engine.errors import DeclarationError
+
+from ..conftest import TEAM_ROLES, poll
+
+LIB = '''
+def extract(region, n: int = 3):
+    """Rows of a region."""
+    return [{"region": region, "i": i} for i in range(n)]
+
+def count(extract):
+    return len(extract)
+'''
+
+DECLARED = '''
+# comments survive saves
+[workflow]
+name = "weekly"
+title = "Weekly"
+
+[[params]]
+name = "region"
+type = "choice"
+choices = ["north", "south"]
+default = "north"   # the usual one
+
+[[steps]]
+name = "extract"
+call = "lib:extract"
+retries = 1
+timeout = "5m"
+
+[[steps]]
+name = "count"
+call = "lib:count"
+after = ["extract"]
+
+[[steps]]
+name = "ok"
+approval = true
+after = ["count"]
+approvers = ["lead"]
+'''
+
+
+@pytest.fixture
+def declared(factory):
+    factory.module("lib", LIB)
+    path = factory.root / "workflows" / "weekly.wfnb.toml"
+    path.write_text(DECLARED)
+    return path
+
+
+def test_a_declared_workflow_loads_runs_and_waits_for_its_approval(declared, factory):
+    ws = factory.open(user="ana")
+    wf = ws.workflow("weekly")
+    assert [(s.name, s.kind, s.after) for s in wf.steps.values()] == [
+        ("extract", "python", ()), ("count", "python", ("extract",)),
+        ("ok", "approval", ("count",))]
+    assert wf.steps["extract"].timeout == 300 and wf.steps["extract"].retries == 1
+    assert wf.steps["extract"].description == "Rows of a region."  # the callable's docstring
+    run = ws.start("weekly", region="south")
+    poll(lambda: run.refresh().status == "Waiting for Approval", what="the approval step")
+    assert run.task("count").result == 3
+    ws.approve(run.id, comment="fine")
+    assert run.wait(timeout=20).status == "Completed"
+    assert run.version == wf.version
+
+
+def test_every_problem_is_named_with_its_file_line_and_field(factory):
+    factory.module("lib", LIB)
+    path = factory.root / "workflows" / "bad.wfnb.toml"
+    path.write_text(textwrap.dedent('''\
+        [workflow]
+        name = "bad"
+
+        [[params]]
+        name = "when"
+        type = "date"
+        default = "not a date"
+
+        [[steps]]
+        name = "a"
+        call = "lib:nope"
+        retires = 2
+
+        [[steps]]
+        name = "b"
+        after = ["zzz"]
+        timeout = "soon"
+        code = """
+        x = (
+        """
+
+        [[steps]]
+        name = "c"
+        approval = true
+        on_timeout = "explode"
+        '''))
+    with pytest.raises(DeclarationError) as caught:
+        load(path)
+    problems = {(field, line) for field, line, _ in caught.value.problems}
+    assert problems == {("params.when", 7), ("steps.a.retires", 12), ("steps.a.call", 11),
+                        ("steps.b.timeout", 17), ("steps.b.code", 19),
+                        ("steps.c.on_timeout", 25), ("steps.b.after", 16)}
+    text = str(caught.value)
+    assert f"{path}, line 11: steps.a.call: cannot import 'lib:nope'" in text
+    assert "'zzz' is not a step of this workflow" in text
+    # the workspace refuses to list workflows while one is broken, naming it
+    with pytest.raises(wfnb.LoadError, match=r"bad\.wfnb\.toml, line 7: params\.when"):
+        factory.open().workflows()
+
+
+def test_a_toml_syntax_error_names_the_line(factory):
+    path = factory.root / "workflows" / "syntax.wfnb.toml"
+    path.write_text('[workflow]\nname = "x"\n[[steps]\nname = "a"\n')
+    with pytest.raises(DeclarationError, match=r"syntax\.wfnb\.toml, line 3: syntax: not valid "
+                                               "TOML"):
+        load(path)
+
+
+def test_a_step_needs_exactly_one_kind(factory):
+    path = factory.root / "workflows" / "kinds.wfnb.toml"
+    path.write_text('[[steps]]\nname = "a"\ncall = "os:getcwd"\ncode = "x = 1"\n'
+                    '[[steps]]\nname = "b"\n')
+    with pytest.raises(DeclarationError) as caught:
+        load(path)
+    assert [(f, line) for f, line, _ in caught.value.problems] == [("steps.a", 1), ("steps.b", 5)]
+    assert "give exactly one of call, notebook, code, approval (found call, code)" \
+        in str(caught.value)
+
+
+def test_a_saved_edit_is_a_new_version_with_comments_kept(declared, factory):
+    ws = factory.open(user="root")
+    before = ws.workflow("weekly")
+    first = ws.start("weekly")
+    poll(lambda: first.refresh().status == "Waiting for Approval", what="the first run")
+    ws.approve(first.id)
+    saved = ws.save_workflow("weekly", {
+        "params": {"region": {"default": "south", "description": "Sales region"}},
+        "steps": {"extract": {"retries": "3", "timeout": None},
+                  "count": {"description": "how many rows"}}}, base_version=before.version)
+    assert saved.version != before.version
+    assert saved.params[0].default == "south" and saved.params[0].description == "Sales region"
+    assert saved.steps["extract"].retries == 3 and saved.steps["extract"].timeout is None
+    text = declared.read_text()
+    assert "# comments survive saves" in text and 'default = "south"' in text
+    assert "timeout" not in text.split("[[steps]]")[1]
+    second = ws.start("weekly")
+    poll(lambda: second.refresh().status == "Waiting for Approval", what="the second run")
+    assert (first.version, second.version) == (before.version, saved.version)
+    versions = ws.workflow_versions("weekly")
+    assert [(v["version"], v["origin"], v["saved_by"]) for v in versions] == [
+        (saved.version, "editor", "root"), (before.version, "file", None)]
+    assert ws.workflow_source("weekly", before.version) == DECLARED  # what the first run ran
+    assert ws.workflow_source("weekly", saved.version) == text
+
+
+def test_an_invalid_edit_is_reported_and_never_written(declared, factory):
+    ws = factory.open(user="root")
+    version = ws.workflow("weekly").version
+    cases = [
+        ({"params": {"region": {"default": "west"}}}, "params.region", "not one of the choices"),
+        ({"steps": {"extract": {"after": ["count"]}}}, "steps.extract", "cycle"),
+        ({"steps": {"count": {"timeout": "soon"}}}, "steps.count.timeout", "not a duration"),
+        ({"steps": {"count": {"call": "lib:missing"}}}, "steps.count.call", "cannot import"),
+        ({"steps": {"nope": {"retries": 1}}}, "steps.nope", "no such step"),
+        ({"steps": {"count": {"name": "renamed"}}}, "steps.count.name", "cannot be changed"),
+    ]
+    for changes, field, message in cases:
+        with pytest.raises(DeclarationError) as caught:
+            ws.save_workflow("weekly", changes)
+        assert caught.value.problems[0][0] == field, changes
+        assert message in caught.value.problems[0][2]
+        assert declared.read_text() == DECLARED
+    with pytest.raises(DeclarationError):
+        ws.check_workflow("weekly", cases[0][0])
+    assert ws.check_workflow("weekly", {"steps": {"count": {"retries": 2}}}).version != version
+    assert ws.workflow("weekly").version == version and ws.workflow_versions("weekly") == []
+
+
+def test_a_stale_editor_cannot_overwrite_a_newer_save(declared, factory):
+    ws = factory.open(user="root")
+    opened = ws.workflow("weekly").version
+    ws.save_workflow("weekly", {"steps": {"count": {"retries": 1}}}, base_version=opened)
+    now = declared.read_text()
+    with pytest.raises(EditConflict, match="changed since it was opened"):
+        ws.save_workflow("weekly", {"steps": {"count": {"retries": 2}}}, base_version=opened)
+    assert declared.read_text() == now
+
+
+def test_editing_needs_update_workflow_and_a_declared_workflow(declared, factory):
+    (factory.root / "wfnb.toml").write_text(TEAM_ROLES)
+    factory.module("plain", '''
+        from wfnb import Workflow
+        wf = Workflow("plain")
+        @wf.step()
+        def a():
+            return 1
+        ''')
+    ana = factory.open(user="ana")
+    assert not ana.editable("weekly")
+    with pytest.raises(wfnb.PermissionDenied, match="UPDATE_WORKFLOW"):
+        ana.save_workflow("weekly", {"steps": {"count": {"retries": 1}}})
+    assert declared.read_text() == DECLARED
+    root = factory.open(user="root")
+    assert root.editable("weekly") and not root.editable("plain")
+    with pytest.raises(wfnb.WfnbError, match=r"'plain' is defined in Python \(.*plain\.py\)"):
+        root.save_workflow("plain", {"steps": {"a": {"retries": 1}}})
+
+
+def test_a_changed_helper_module_is_picked_up(declared, factory):
+    ws = factory.open(user="root")
+    run = ws.start("weekly")
+    poll(lambda: run.refresh().status == "Waiting for Approval", what="the run")
+    assert run.task("count").result == 3
+    ws.cancel(run.id)
+    factory.module("lib", LIB.replace("return len(extract)", "return len(extract) * 10")
+                   + "\n# changed\n")
+    run = ws.start("weekly")
+    poll(lambda: run.refresh().status == "Waiting for Approval", what="the second run")
+    assert run.task("count").result == 30
+
+
+@pytest.mark.slow
+def test_cell_and_notebook_steps_declared_in_a_file(examples, monkeypatch):
+    monkeypatch.setenv("WFNB_USER", "tester")
+    ws = wfnb.open(examples)
+    run = ws.start("weekly_report", region="US", weeks=3)
+    poll(lambda: run.refresh().status == "Waiting for Approval", timeout=60,
+         what="the weekly report to reach its sign-off")
+    chart = run.task("chart")
+    assert chart.result == {"weeks_charted": 3, "total": 900 * 3 + 37 * 3}
+    assert "week  1 #########" in chart.log
+    assert chart.notebook and (examples / chart.notebook).is_file()
+    ws.reject(run.id, comment="numbers look off")
+    assert run.wait(timeout=20).status == "Rejected"

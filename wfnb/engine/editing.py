@@ -1,0 +1,132 @@
+"""Editing declared workflows (``*.wfnb.toml``) from the engine: check a change, save it as
+a new version, and look back at every version a workspace has seen.
+
+A change is applied to the file's text (comments and layout kept) and the new text is checked
+by the same code that loads workflows; only text that loads is written, atomically, and only
+when the file is still the version the editor started from. Every version saved here, and
+every version a run ran, is kept in the history (``workflow_versions``) with its full text.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import declarative
+from .errors import DeclarationError, NotFound, WfnbError
+from .model import Workflow
+from .records import utcnow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Engine
+
+_save_lock = threading.Lock()
+_remembered: set[tuple[str, str, str]] = set()   # (history, workflow, version) stored
+
+
+class EditConflict(WfnbError):
+    """The file changed since the editor read it: reopen, then edit again."""
+
+
+class WorkflowEdits:
+    """Mixin of :class:`~wfnb.engine.engine.Engine`: versions, checks and saves."""
+
+    def editable(self: "Engine", workflow: str | Workflow) -> bool:
+        """Whether this user may edit ``workflow`` here (declared in a file, UPDATE_WORKFLOW)."""
+        wf = self._workflow(workflow)
+        return wf.declaration is not None and self.can("UPDATE_WORKFLOW", wf)
+
+    def check_workflow(self: "Engine", workflow: str | Workflow,
+                       changes: dict[str, Any]) -> Workflow:
+        """The workflow as ``changes`` would make it, or DeclarationError listing every problem
+        (each with its field and line). Nothing is written."""
+        wf = self._declared(workflow)
+        path = Path(wf.declaration["path"])
+        _, new = self._changed(wf, path, changes)
+        return new
+
+    def save_workflow(self: "Engine", workflow: str | Workflow, changes: dict[str, Any], *,
+                      base_version: str | None = None) -> Workflow:
+        """Apply ``changes`` (see :func:`declarative.apply_changes`) and save the file as a new
+        version. Needs UPDATE_WORKFLOW. ``base_version`` (the version the editor showed) guards
+        against overwriting someone else's save: EditConflict when the file moved on."""
+        wf = self._declared(workflow)
+        self._require("UPDATE_WORKFLOW", f"edit workflow {wf.name!r}")
+        path = Path(wf.declaration["path"])
+        with _save_lock:
+            wf = self._workflow(wf.name)  # the file as it is now
+            if base_version is not None and base_version != wf.version:
+                raise EditConflict(f"{path}: workflow {wf.name!r} changed since it was opened "
+                                   f"(version {base_version} is now {wf.version}); reopen it "
+                                   "and edit again")
+            text, new = self._changed(wf, path, changes)
+            if text == wf.declaration["text"]:
+                return wf
+            self._remember_version(wf)  # the version being replaced, if never run
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)  # readers see the old file or the new one, never half
+            new.declaration["text"] = text
+            self._remember_version(new, origin="editor")
+            self.store.put(event={"run_id": None, "kind": "workflow", "status": "saved",
+                                  "actor": self.user,
+                                  "data": json.dumps({"workflow": wf.name,
+                                                      "version": new.version})})
+        return self._workflow(wf.name)
+
+    def workflow_versions(self: "Engine", workflow: str) -> list[dict[str, Any]]:
+        """The versions of a declared workflow this workspace has kept, newest first: version,
+        saved_at, saved_by, origin ("editor", or "file": a version found on disk, by a run or
+        before an edit)."""
+        self._require("LIST_WORKFLOWS", f"see workflow {workflow!r}")
+        return self.store.query(
+            "SELECT version, saved_at, saved_by, origin, path FROM workflow_versions "
+            "WHERE workflow = ? ORDER BY saved_at DESC", [workflow])
+
+    def workflow_source(self: "Engine", workflow: str, version: str) -> str:
+        """The text of one kept version (what a run of that version ran)."""
+        self._require("LIST_WORKFLOWS", f"see workflow {workflow!r}")
+        rows = self.store.query("SELECT text FROM workflow_versions WHERE workflow = ? AND "
+                                "version = ?", [workflow, version])
+        if not rows:
+            raise NotFound(f"workflow {workflow!r} has no kept version {version!r}")
+        return rows[0]["text"]
+
+    # ---- internals ------------------------------------------------------------------------
+    def _declared(self: "Engine", workflow: str | Workflow) -> Workflow:
+        wf = self._workflow(workflow)
+        if wf.declaration is None:
+            where = f" ({wf.source})" if wf.source else ""
+            raise WfnbError(f"workflow {wf.name!r} is defined in Python{where}: edit its code; "
+                            f"only workflows declared in *{declarative.SUFFIX} files are "
+                            "edited here")
+        return wf
+
+    @staticmethod
+    def _changed(wf: Workflow, path: Path, changes: dict) -> tuple[str, Workflow]:
+        try:
+            text = declarative.apply_changes(wf.declaration["text"], changes, wf.params)
+        except (ValueError, TypeError) as exc:
+            field, _, message = str(exc).partition(": ")
+            raise DeclarationError(str(path), [(field if message else "changes", None,
+                                                message or str(exc))]) from None
+        new = declarative.build(declarative.parse(text, path), path, text)
+        if new.name != wf.name:
+            raise DeclarationError(str(path), [("workflow.name", None,
+                                                "the name cannot be changed here")])
+        return text, new
+
+    def _remember_version(self: "Engine", wf: Workflow, origin: str = "file") -> None:
+        """Keep the text of a declared workflow's version (once per workspace)."""
+        if wf.declaration is None:
+            return
+        key = (str(self.store.path), wf.name, wf.version)
+        if key in _remembered:
+            return
+        self.store.transact(lambda con: con.execute(
+            "INSERT INTO workflow_versions VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [wf.name, wf.version, wf.declaration["path"], wf.declaration["text"],
+             self.user if origin == "editor" else None, utcnow(), origin]))
+        _remembered.add(key)
