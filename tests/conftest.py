@@ -90,3 +90,52 @@ lea = ["lead"]
 otto = ["ops"]
 root = ["admin"]
 """
+
+
+# a workflow declared in a file (python steps and an approval) and the module it calls
+LIB = '''
+def extract(region, n: int = 3):
+    """Rows of a region."""
+    return [{"region": region, "i": i} for i in range(n)]
+
+def count(extract):
+    return len(extract)
+'''
+
+DECLARED = '''
+# comments survive saves
+[workflow]
+name = "weekly"
+title = "Weekly"
+
+[[params]]
+name = "region"
+type = "choice"
+choices = ["north", "south"]
+default = "north"   # the usual one
+
+[[steps]]
+name = "extract"
+call = "lib:extract"
+retries = 1
+timeout = "5m"
+
+[[steps]]
+name = "count"
+call = "lib:count"
+after = ["extract"]
+
+[[steps]]
+name = "ok"
+approval = true
+after = ["count"]
+approvers = ["lead"]
+'''
+
+
+@pytest.fixture
+def declared(factory):
+    factory.module("lib", LIB)
+    path = factory.root / "workflows" / "weekly.wfnb.toml"
+    path.write_text(DECLARED)
+    return path

@@ -42,6 +42,15 @@ class Workspace(Engine):
         return standalone(RunDialog, self, workflow, values)
 
 
+    def editor(self, workflow: str):
+        """The workflow's graph and settings, Run Test / Test Run in your test session, and
+        (declared workflows, UPDATE_WORKFLOW) edits saved as new versions."""
+        from .widgets.app import standalone
+        from .widgets.editor import Editor
+        self._require("LIST_WORKFLOWS", "open the editor")
+        return standalone(Editor, self, workflow)
+
+
 def open(path: str | os.PathLike | None = None, *, user: str | None = None,  # noqa: A001
          carry_on: str = "thread") -> Workspace:
     """Open (creating when absent) the workspace at ``path``: ``$WFNB_WORKSPACE``, else ``.``.

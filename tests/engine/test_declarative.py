@@ -11,55 +11,7 @@ from wfnb.engine.declarative import load
 from wfnb.engine.editing import EditConflict
 from wfnb.engine.errors import DeclarationError
 
-from ..conftest import TEAM_ROLES, poll
-
-LIB = '''
-def extract(region, n: int = 3):
-    """Rows of a region."""
-    return [{"region": region, "i": i} for i in range(n)]
-
-def count(extract):
-    return len(extract)
-'''
-
-DECLARED = '''
-# comments survive saves
-[workflow]
-name = "weekly"
-title = "Weekly"
-
-[[params]]
-name = "region"
-type = "choice"
-choices = ["north", "south"]
-default = "north"   # the usual one
-
-[[steps]]
-name = "extract"
-call = "lib:extract"
-retries = 1
-timeout = "5m"
-
-[[steps]]
-name = "count"
-call = "lib:count"
-after = ["extract"]
-
-[[steps]]
-name = "ok"
-approval = true
-after = ["count"]
-approvers = ["lead"]
-'''
-
-
-@pytest.fixture
-def declared(factory):
-    factory.module("lib", LIB)
-    path = factory.root / "workflows" / "weekly.wfnb.toml"
-    path.write_text(DECLARED)
-    return path
-
+from ..conftest import DECLARED, LIB, TEAM_ROLES, poll
 
 def test_a_declared_workflow_loads_runs_and_waits_for_its_approval(declared, factory):
     ws = factory.open(user="ana")
@@ -171,7 +123,7 @@ def test_an_invalid_edit_is_reported_and_never_written(declared, factory):
     version = ws.workflow("weekly").version
     cases = [
         ({"params": {"region": {"default": "west"}}}, "params.region", "not one of the choices"),
-        ({"steps": {"extract": {"after": ["count"]}}}, "steps.extract", "cycle"),
+        ({"steps": {"extract": {"after": ["count"]}}}, "steps.extract.after", "cycle"),
         ({"steps": {"count": {"timeout": "soon"}}}, "steps.count.timeout", "not a duration"),
         ({"steps": {"count": {"call": "lib:missing"}}}, "steps.count.call", "cannot import"),
         ({"steps": {"nope": {"retries": 1}}}, "steps.nope", "no such step"),

@@ -185,9 +185,9 @@ def build(doc: dict, path: Path, text: str) -> Workflow:
             wf.validate()
         except WorkflowError as exc:
             at = names.get(exc.step or "", None)
-            problems.add(f"steps.{exc.step}" if exc.step else "workflow",
-                         ("steps", at) if at is not None else ("workflow",),
-                         "after" if "after" in exc.problem or "cycle" in exc.problem else None,
+            key = "after" if "after" in exc.problem or "cycle" in exc.problem else None
+            field = f"steps.{exc.step}" + (f".{key}" if key else "") if exc.step else "workflow"
+            problems.add(field, ("steps", at) if at is not None else ("workflow",), key,
                          exc.problem)
     if problems.items:
         raise DeclarationError(str(path), problems.items)

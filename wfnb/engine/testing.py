@@ -8,6 +8,7 @@ out of the normal history views) and stores every step's result in the session;
 """
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from .errors import WfnbError
@@ -83,16 +84,47 @@ class TestSession:
         self.engine.store.transact(write)
 
 
-def test_run(engine: "Engine", workflow: str | Workflow, params: dict) -> "Run":
-    """The whole workflow as a test: trigger ``test``; every result kept in the session."""
+def _keep_when_done(engine: "Engine", run: "Run", workflow: str,
+                    only: str | None = None) -> "Run":
+    """Save the run's results in the session once it ends (in the background);
+    ``run.session_saved`` is set when that is done."""
+    run.session_saved = threading.Event()  # type: ignore[attr-defined]
+
+    def keep() -> None:
+        try:
+            run.wait()
+            if only is None or run.status == "Completed":
+                TestSession(engine, workflow).save(run, only=only)
+        finally:
+            run.session_saved.set()  # type: ignore[attr-defined]
+    threading.Thread(target=keep, daemon=True, name=f"wfnb-test-{run.id}").start()
+    return run
+
+
+def start_test(engine: "Engine", workflow: str | Workflow, params: dict) -> "Run":
+    """The whole workflow as a test, started: trigger ``test``; every result is kept in the
+    session when it ends."""
     wf = engine._runnable(workflow)
-    run = engine.submit(wf, params, trigger="test").wait()
-    TestSession(engine, wf.name).save(run)
+    return _keep_when_done(engine, engine.submit(wf, params, trigger="test"), wf.name)
+
+
+def test_run(engine: "Engine", workflow: str | Workflow, params: dict) -> "Run":
+    """:func:`start_test`, waiting for the end and for the session to hold the results."""
+    run = start_test(engine, workflow, params)
+    run.session_saved.wait()
     return run
 
 
 def test_step(engine: "Engine", workflow: str | Workflow, step: str,
               inputs: dict[str, Any]) -> "Run":
+    """:func:`start_test_step`, waiting for the end and for the session."""
+    run = start_test_step(engine, workflow, step, inputs)
+    run.session_saved.wait()
+    return run
+
+
+def start_test_step(engine: "Engine", workflow: str | Workflow, step: str,
+                    inputs: dict[str, Any]) -> "Run":
     """One step as a test run: its upstream values from ``inputs``, else from the session."""
     wf = engine._runnable(workflow)
     if step not in wf.steps:
@@ -127,10 +159,8 @@ def test_step(engine: "Engine", workflow: str | Workflow, step: str,
         probe.add_step(Step(step, target.fn, tuple(needed), retries=target.retries,
                             retry_delay=target.retry_delay, timeout=target.timeout,
                             kind=target.kind, options=target.options))
-    run = engine.submit(probe, params, trigger="test").wait()
-    if run.status == "Completed":
-        session.save(run, only=step)
-    return run
+    return _keep_when_done(engine, engine.submit(probe, params, trigger="test"), wf.name,
+                           only=step)
 
 
 def _constant(value: Any):

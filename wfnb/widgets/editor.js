@@ -1,0 +1,199 @@
+// The workflow editor: the graph drawn in SVG, the selected node's settings (edited as a draft
+// that Python checks and saves), Run Test / Test Run and the test session.
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null) el.setAttribute(k, v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c);
+  return el;
+}
+
+const COMMON = ["description", "after", "retries", "retry_delay", "timeout"];
+const BY_KIND = { python: ["call"], notebook: ["notebook", "parameters", "kernel"],
+  code: ["code", "kernel"], approval: ["approvers", "on_timeout"] };
+const PARAM_KEYS = ["required", "default", "description"];
+
+function render({ model, el }) {
+  const root = h("div", { class: "wfnb-panel wfnb-editor" });
+  el.append(root);
+  let draft = { workflow: {}, params: {}, steps: {} };
+  let version = null;
+
+  const pending = () => Object.keys(draft.workflow).length +
+    [...Object.values(draft.params), ...Object.values(draft.steps)].reduce((n, o) => n + Object.keys(o).length, 0);
+  function value(section, name, key) {
+    const bucket = draft[section][name] || {};
+    if (key in bucket) return bucket[key];
+    if (section === "steps") return (model.get("settings").steps[name] || {})[key];
+    return ((model.get("settings").params.find((p) => p.name === name)) || {})[key];
+  }
+  function edit(section, name, key, v) {
+    (draft[section][name] ||= {})[key] = v;
+    draw();
+  }
+  function problemFor(field) {
+    return model.get("problems").filter((p) => p.field === field || p.field.startsWith(field + "."));
+  }
+
+  function graph() {
+    const g = model.get("graph"), test = model.get("test") || {}, sel = model.get("selected");
+    const W = g.node_w, H = g.node_h, at = Object.fromEntries(g.nodes.map((n) => [n.name, n]));
+    let edges = g.edges.map(([a, b]) => ({ a, b, pending: false }));
+    for (const [name, changes] of Object.entries(draft.steps)) {   // unsaved edges, dashed
+      if (!("after" in changes)) continue;
+      const after = changes.after.length ? changes.after : ["Start"];
+      edges = edges.filter((e) => e.b !== name).concat(after.map((a) => ({ a, b: name, pending: true })));
+    }
+    const paths = edges.filter((e) => at[e.a] && at[e.b]).map(({ a, b, pending }) => {
+      const x1 = at[a].x + W, y1 = at[a].y + H / 2, x2 = at[b].x, y2 = at[b].y + H / 2;
+      const bend = Math.max(30, Math.abs(x2 - x1) / 2);
+      return svg("path", { class: `wfnb-edge${pending ? " wfnb-edge-pending" : ""}`, "data-from": a, "data-to": b,
+        d: `M ${x1} ${y1} C ${x1 + bend} ${y1}, ${x2 - bend} ${y2}, ${x2} ${y2}`, "marker-end": "url(#wfnb-arrow)" });
+    });
+    const nodes = g.nodes.map((n) => {
+      const t = (test.tasks || {})[n.name];
+      const status = t ? t.status : "";
+      return svg("g", { class: `wfnb-node wfnb-kind-${n.kind}${sel === n.name ? " wfnb-selected" : ""}${status ? " wfnb-node-" + status.replace(/ /g, "-") : ""}`,
+        "data-step": n.name, tabindex: 0, role: "button", "aria-label": `${n.name} (${n.kind})`,
+        onclick: () => { model.set("selected", n.name); model.save_changes(); draw(); } },
+        svg("title", {}, `${n.name}: ${n.description || n.kind}`),
+        svg("rect", { x: n.x, y: n.y, width: W, height: H, rx: 7 }),
+        svg("text", { x: n.x + 10, y: n.y + 19, class: "wfnb-node-name" }, n.name),
+        svg("text", { x: n.x + 10, y: n.y + 36, class: "wfnb-node-kind" }, status ? `${n.kind} · ${status}` : n.kind));
+    });
+    return svg("svg", { class: "wfnb-graph", width: g.width, height: g.height, viewBox: `0 0 ${g.width} ${g.height}`,
+      role: "img", "aria-label": "Workflow graph" },
+      svg("defs", {}, svg("marker", { id: "wfnb-arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" },
+        svg("path", { d: "M 0 0 L 10 5 L 0 10 z" }))),
+      paths, nodes);
+  }
+
+  function input(section, name, key, editable, kind = "text") {
+    const v = value(section, name, key);
+    const problems = problemFor(`${section}.${name}.${key}`);
+    let control;
+    if (key === "after") {
+      const others = Object.keys(model.get("settings").steps).filter((s) => s !== name);
+      const chosen = new Set(v || []);
+      control = h("span", { class: "wfnb-after" }, others.map((o) => h("label", {},
+        h("input", { type: "checkbox", name: `after-${o}`, checked: chosen.has(o), disabled: !editable,
+          onchange: (e) => { e.target.checked ? chosen.add(o) : chosen.delete(o); edit(section, name, key, others.filter((x) => chosen.has(x))); } }),
+        ` ${o}`)));
+    } else if (kind === "bool") {
+      control = h("input", { type: "checkbox", name: key, checked: !!v, disabled: !editable,
+        onchange: (e) => edit(section, name, key, e.target.checked) });
+    } else if (key === "code") {
+      control = h("textarea", { name: key, rows: 7, cols: 60, disabled: !editable, class: "wfnb-code",
+        onchange: (e) => edit(section, name, key, e.target.value) });
+      control.value = v ?? "";
+    } else if (key === "on_timeout") {
+      control = h("select", { name: key, disabled: !editable, onchange: (e) => edit(section, name, key, e.target.value) },
+        ["reject", "approve", "fail"].map((o) => h("option", { value: o, selected: (v || "reject") === o }, o)));
+    } else {
+      control = h("input", { name: key, type: "text", disabled: !editable,
+        onchange: (e) => {
+          let x = e.target.value;
+          if (key === "approvers") x = x.split(",").map((a) => a.trim()).filter(Boolean);
+          else if (key === "retries" && /^\s*\d+\s*$/.test(x)) x = Number(x);
+          edit(section, name, key, x);
+        } });
+      control.value = Array.isArray(v) ? v.join(", ") : (v ?? "");
+    }
+    return h("label", { class: `wfnb-setting${problems.length ? " wfnb-invalid" : ""}`, "data-field": `${section}.${name}.${key}` },
+      h("span", { class: "wfnb-setting-key" }, key), control,
+      problems.map((p) => h("span", { class: "wfnb-field-error" }, p.message)));
+  }
+
+  function params(editable) {
+    const rows = model.get("settings").params.map((p) => {
+      const problems = problemFor(`params.${p.name}`);
+      return [h("tr", { "data-param": p.name, class: problems.length ? "wfnb-invalid" : "" },
+        h("td", {}, h("code", {}, p.name)), h("td", {}, p.type),
+        PARAM_KEYS.map((k) => h("td", {}, input("params", p.name, k, editable, k === "required" ? "bool" : "text")))),
+        problems.length ? h("tr", {}, h("td", { colspan: 5, class: "wfnb-field-error" }, problems.map((x) => x.message).join("; "))) : null];
+    });
+    return h("div", { class: "wfnb-settings" }, h("b", {}, "Parameters"),
+      rows.length ? h("table", { class: "wfnb-table wfnb-params" },
+        h("thead", {}, h("tr", {}, ["Name", "Type", "Required", "Default", "Description"].map((c) => h("th", {}, c)))),
+        h("tbody", {}, rows)) : h("div", { class: "wfnb-muted" }, "No parameters."));
+  }
+
+  function nodePanel(name, editable) {
+    const st = model.get("settings").steps[name] || {};
+    const kind = (model.get("graph").nodes.find((n) => n.name === name) || {}).kind;
+    const keys = [...COMMON, ...(BY_KIND[kind] || [])];
+    const test = (model.get("test").tasks || {})[name];
+    const stored = (model.get("session").values || {})[name];
+    return h("div", { class: "wfnb-settings", "data-node": name },
+      h("b", {}, `${name} `), h("span", { class: "wfnb-kind" }, kind),
+      editable ? null : Object.entries(st).filter(([k]) => !keys.includes(k)).map(([k, v]) =>
+        h("div", {}, h("span", { class: "wfnb-setting-key" }, k), " ", h("code", {}, String(v)))),
+      keys.map((k) => input("steps", name, k, editable)),
+      test ? h("div", { class: "wfnb-node-test" }, "Last test: ", statusBadge(test.status), " ", test.summary,
+        test.error ? h("div", { class: "wfnb-error" }, test.error) : null) : null,
+      stored !== undefined ? h("div", { class: "wfnb-muted" }, "Session value: ", h("code", {}, stored)) : null);
+  }
+
+  function testBar(info) {
+    if (!info.can_test) return h("div", { class: "wfnb-muted" }, "You may not run this workflow, so you cannot test it.");
+    const values = { ...model.get("test_values") };
+    const sel = model.get("selected"), session = model.get("session") || {}, test = model.get("test") || {};
+    const args = Object.keys(values).map((k) => {
+      const i = h("input", { name: `test-${k}`, type: "text", size: 12, onchange: (e) => { values[k] = e.target.value; model.set("test_values", { ...values }); model.save_changes(); } });
+      i.value = values[k] ?? "";
+      return h("label", { class: "wfnb-test-arg" }, `${k} `, i);
+    });
+    return h("div", { class: "wfnb-testbar" },
+      h("div", { class: "wfnb-toolbar" },
+        h("button", { class: "wfnb-btn wfnb-primary wfnb-run-test", onclick: () => model.send({ action: "test", values }) }, "Run Test"),
+        h("button", { class: "wfnb-btn wfnb-test-step", disabled: !sel || sel === "Start",
+          onclick: () => model.send({ action: "test_step", step: sel }) }, sel && sel !== "Start" ? `Test Run: ${sel}` : "Test Run (select a step)"),
+        h("span", { class: "wfnb-sep" }, "Session:"),
+        h("label", {}, h("input", { type: "checkbox", class: "wfnb-session-active", checked: !!session.active,
+          onchange: (e) => model.send({ action: "active", value: e.target.checked }) }), " Active"),
+        h("button", { class: "wfnb-btn wfnb-show-session", onclick: () => { model.set("show_session", !model.get("show_session")); model.save_changes(); draw(); } },
+          model.get("show_session") ? "Hide Session" : "Show Session"),
+        h("button", { class: "wfnb-btn wfnb-clear-session", onclick: () => model.send({ action: "clear_session" }) }, "Clear Session")),
+      args.length ? h("div", { class: "wfnb-test-args" }, h("span", { class: "wfnb-muted" }, "Test arguments: "), args) : null,
+      test.run_id ? h("div", { class: "wfnb-test-status" }, test.step ? `Test of ${test.step}: ` : "Test run: ", statusBadge(test.status), " ",
+        h("code", {}, test.run_id), " ", h("button", { class: "wfnb-btn wfnb-test-details", onclick: () => model.send({ action: "details" }) }, "View Details"),
+        test.error ? h("div", { class: "wfnb-error" }, test.error) : null) : null,
+      model.get("show_session") ? h("table", { class: "wfnb-table wfnb-session" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Step"), h("th", {}, "Stored value"))),
+        h("tbody", {}, Object.entries(session.values || {}).map(([k, v]) => h("tr", { "data-step": k }, h("td", {}, k), h("td", {}, h("code", {}, v)))),
+          Object.keys(session.values || {}).length ? null : h("tr", {}, h("td", { colspan: 2, class: "wfnb-muted" }, "The session is empty.")))) : null);
+  }
+
+  function draw() {
+    const info = model.get("workflow");
+    if (version !== info.version) { draft = { workflow: {}, params: {}, steps: {} }; version = info.version; }
+    const editable = !!info.editable, sel = model.get("selected"), n = pending();
+    const problems = model.get("problems");
+    fill(root,
+      h("div", { class: "wfnb-panel-head" },
+        h("span", { class: "wfnb-title" }, info.title, " ", h("small", { class: "wfnb-muted" }, `version ${info.version}`)),
+        editable ? [
+          h("span", { class: "wfnb-pending" }, n ? `${n} unsaved change${n > 1 ? "s" : ""}` : ""),
+          h("button", { class: "wfnb-btn wfnb-validate", disabled: !n, onclick: () => model.send({ action: "check", changes: draft }) }, "Validate"),
+          h("button", { class: "wfnb-btn wfnb-primary wfnb-save", disabled: !n, onclick: () => model.send({ action: "save", changes: draft }) }, "Save"),
+          h("button", { class: "wfnb-btn wfnb-discard", disabled: !n, onclick: () => { draft = { workflow: {}, params: {}, steps: {} }; model.set("problems", []); model.save_changes(); draw(); } }, "Discard"),
+        ] : h("span", { class: "wfnb-readonly wfnb-muted" }, info.declared ? "read-only: editing needs UPDATE_WORKFLOW" : "read-only: defined in Python"),
+        h("button", { class: "wfnb-btn wfnb-close", onclick: () => model.send({ action: "close" }) }, "Close")),
+      h("div", { class: "wfnb-muted wfnb-source" }, info.source),
+      model.get("message") ? h("div", { class: problems.length ? "wfnb-error wfnb-message" : "wfnb-message" }, model.get("message")) : null,
+      problems.length ? h("ul", { class: "wfnb-problems" }, problems.map((p) =>
+        h("li", { class: "wfnb-error" }, h("code", {}, p.field), p.line ? ` (line ${p.line})` : "", `: ${p.message}`))) : null,
+      testBar(info),
+      h("div", { class: "wfnb-editor-body" },
+        h("div", { class: "wfnb-graph-box" }, graph()),
+        sel && sel !== "Start" ? nodePanel(sel, editable) : params(editable)));
+  }
+  for (const name of ["workflow", "graph", "settings", "problems", "message", "test", "session", "test_values", "show_session"])
+    model.on(`change:${name}`, draw);
+  draw();
+}
+
+export default { render };
