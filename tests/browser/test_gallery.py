@@ -70,10 +70,14 @@ def workspace_copy(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab_root(tmp_path_factory) -> Path:
+    return workspace_copy(tmp_path_factory.mktemp("lab"))
+
+
+@pytest.fixture(scope="module")
+def lab(lab_root):
     """JupyterLab 4 on a copy of the gallery notebook and the example workspace."""
-    root = workspace_copy(tmp_path_factory.mktemp("lab"))
-    yield from serve(root, "jupyterlab", "lab/tree/notebooks/Gallery.ipynb")
+    yield from serve(lab_root, "jupyterlab", "lab/tree/notebooks/Gallery.ipynb")
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +210,54 @@ def test_view_runs_then_details_then_cancel_a_slow_run(lab_page):
     lab_page.wait_for_selector(".wfnb-run-details .wfnb-status:text-is('Cancelled')")
     assert details.locator("button.wfnb-cancel").count() == 0
     lab_page.screenshot(path=str(SHOTS / "run-details-cancelled.png"))
+
+
+def test_the_editor_draws_the_graph_refuses_a_bad_edit_saves_a_good_one_and_tests_a_node(
+        lab_page, lab_root):
+    declared = lab_root / "examples" / "workflows" / "weekly_report.wfnb.toml"
+    original = declared.read_text()
+    card(lab_page, "weekly_report").locator("button.wfnb-open-editor").click()
+    editor = lab_page.locator(".wfnb-editor")
+    editor.wait_for()
+    graph = editor.locator("svg.wfnb-graph")
+    steps = graph.locator("g.wfnb-node").evaluate_all("els => els.map(e => e.dataset.step)")
+    assert sorted(steps) == ["Start", "chart", "extract", "sign_off", "summary"]
+    edges = graph.locator("path.wfnb-edge").evaluate_all(
+        "els => els.map(e => [e.dataset.from, e.dataset.to, e.getBBox().width])")
+    assert sorted((a, b) for a, b, _ in edges) == [
+        ("Start", "extract"), ("chart", "sign_off"), ("extract", "chart"),
+        ("extract", "summary"), ("summary", "chart")]
+    assert all(width > 0 for _, _, width in edges)  # drawn, not just listed
+    version = editor.locator(".wfnb-title small").inner_text()
+
+    graph.locator("g.wfnb-node[data-step='summary']").click()
+    timeout = editor.locator("[data-field='steps.summary.timeout'] input")
+    timeout.fill("soon")
+    editor.locator("button.wfnb-save").click()
+    editor.locator(".wfnb-problems li:has-text('steps.summary.timeout')").wait_for()
+    assert "not a duration" in editor.locator(".wfnb-problems").inner_text()
+    assert editor.locator("[data-field='steps.summary.timeout'].wfnb-invalid").count() == 1
+    assert declared.read_text() == original  # never saved
+    lab_page.screenshot(path=str(SHOTS / "editor-invalid.png"))
+
+    timeout.fill("45s")
+    editor.locator("button.wfnb-save").click()
+    editor.locator(".wfnb-message:has-text('Saved version')").wait_for()
+    saved = declared.read_text()
+    assert 'timeout = "45s"' in saved and "# A workflow declared in a file" in saved
+    poll(lambda: editor.locator(".wfnb-title small").inner_text() != version,
+         what="the editor to show the new version")
+
+    graph.locator("g.wfnb-node[data-step='extract']").click()
+    editor.locator("button.wfnb-test-step:text-is('Test Run: extract')").click()
+    editor.locator(".wfnb-test-status .wfnb-status:text-is('Completed')").wait_for()
+    assert "wfnb-node-Completed" in graph.locator(
+        "g.wfnb-node[data-step='extract']").get_attribute("class")
+    editor.locator("button.wfnb-show-session").click()
+    editor.locator(".wfnb-session tr[data-step='extract']").wait_for()
+    lab_page.screenshot(path=str(SHOTS / "editor.png"))
+    editor.locator("button.wfnb-close").click()
+    editor.wait_for(state="detached")
 
 
 def test_the_views_render_in_notebook_7(browser, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipywidgets
 
+from .editor import Editor
 from .gallery import GalleryCards
 from .run_details import RunDetails
 from .run_dialog import RunDialog
@@ -11,7 +12,8 @@ from .runs_table import RunsTable
 
 
 class Navigator:
-    """Turns the views' intents (run, runs, details, rerun, close) into the view shown."""
+    """Turns the views' intents (run, runs, details, rerun, editor, close) into the view
+    shown."""
 
     def __init__(self, ws, panel: ipywidgets.Box):
         self.ws, self.panel = ws, panel
@@ -37,6 +39,8 @@ class Navigator:
             self.show(RunsTable(self.ws, content.get("workflow"), on_intent=self.intent))
         elif action == "details":
             self.show(RunDetails(self.ws, content["run_id"], on_intent=self.intent))
+        elif action == "editor":
+            self.show(Editor(self.ws, content["workflow"], on_intent=self.intent))
         elif action == "close":
             self.show(None)
 

@@ -50,8 +50,12 @@ function render({ model, el }) {
     const paths = edges.filter((e) => at[e.a] && at[e.b]).map(({ a, b, pending }) => {
       const x1 = at[a].x + W, y1 = at[a].y + H / 2, x2 = at[b].x, y2 = at[b].y + H / 2;
       const bend = Math.max(30, Math.abs(x2 - x1) / 2);
+      // an edge that skips a column dips under the nodes between instead of crossing them
+      const skips = at[b].x - at[a].x > g.x_gap, dip = Math.max(y1, y2) + H / 2 + 34;
+      const d = skips ? `M ${x1} ${y1} C ${x1 + 50} ${dip}, ${x2 - 50} ${dip}, ${x2} ${y2}`
+        : `M ${x1} ${y1} C ${x1 + bend} ${y1}, ${x2 - bend} ${y2}, ${x2} ${y2}`;
       return svg("path", { class: `wfnb-edge${pending ? " wfnb-edge-pending" : ""}`, "data-from": a, "data-to": b,
-        d: `M ${x1} ${y1} C ${x1 + bend} ${y1}, ${x2 - bend} ${y2}, ${x2} ${y2}`, "marker-end": "url(#wfnb-arrow)" });
+        d, "marker-end": "url(#wfnb-arrow)" });
     });
     const nodes = g.nodes.map((n) => {
       const t = (test.tasks || {})[n.name];
@@ -87,14 +91,14 @@ function render({ model, el }) {
         onchange: (e) => edit(section, name, key, e.target.checked) });
     } else if (key === "code") {
       control = h("textarea", { name: key, rows: 7, cols: 60, disabled: !editable, class: "wfnb-code",
-        onchange: (e) => edit(section, name, key, e.target.value) });
+        oninput: (e) => edit(section, name, key, e.target.value) });
       control.value = v ?? "";
     } else if (key === "on_timeout") {
       control = h("select", { name: key, disabled: !editable, onchange: (e) => edit(section, name, key, e.target.value) },
         ["reject", "approve", "fail"].map((o) => h("option", { value: o, selected: (v || "reject") === o }, o)));
     } else {
       control = h("input", { name: key, type: "text", disabled: !editable,
-        onchange: (e) => {
+        oninput: (e) => {
           let x = e.target.value;
           if (key === "approvers") x = x.split(",").map((a) => a.trim()).filter(Boolean);
           else if (key === "retries" && /^\s*\d+\s*$/.test(x)) x = Number(x);
@@ -167,7 +171,23 @@ function render({ model, el }) {
           Object.keys(session.values || {}).length ? null : h("tr", {}, h("td", { colspan: 2, class: "wfnb-muted" }, "The session is empty.")))) : null);
   }
 
+  // a redraw (a test run's progress, a keystroke) keeps the field being typed in focused
   function draw() {
+    const active = root.contains(document.activeElement) ? document.activeElement : null;
+    const where = active && active.closest("[data-field]");
+    const keep = where && { field: where.dataset.field, name: active.name,
+      start: active.selectionStart, end: active.selectionEnd };
+    paint();
+    if (!keep) return;
+    const again = root.querySelector(`[data-field="${keep.field}"] [name="${keep.name}"]`);
+    if (!again) return;
+    again.focus();
+    if (keep.start !== null && keep.start !== undefined && again.setSelectionRange) {
+      try { again.setSelectionRange(keep.start, keep.end); } catch (e) { /* not a text field */ }
+    }
+  }
+
+  function paint() {
     const info = model.get("workflow");
     if (version !== info.version) { draft = { workflow: {}, params: {}, steps: {} }; version = info.version; }
     const editable = !!info.editable, sel = model.get("selected"), n = pending();

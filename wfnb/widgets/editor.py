@@ -41,7 +41,8 @@ def layout(wf: Workflow) -> dict:
     edges = [["Start", n] for n, s in wf.steps.items() if not s.after]
     edges += [[d, n] for n, s in wf.steps.items() for d in s.after]
     return {"nodes": nodes, "edges": edges, "width": 20 + max(column.values()) * X_GAP + NODE_W,
-            "height": 20 + max(rows.values()) * Y_GAP, "node_w": NODE_W, "node_h": NODE_H}
+            "height": 40 + max(rows.values()) * Y_GAP, "node_w": NODE_W, "node_h": NODE_H,
+            "x_gap": X_GAP}
 
 
 def _text(value: Any) -> Any:

@@ -35,7 +35,9 @@ function render({ model, el }) {
           c.can_run ? h("button", { class: "wfnb-btn wfnb-primary wfnb-run",
             onclick: () => model.send({ action: "run", workflow: c.name }) }, "Run") : null,
           h("button", { class: "wfnb-btn wfnb-runs",
-            onclick: () => model.send({ action: "runs", workflow: c.name }) }, "View Runs"))));
+            onclick: () => model.send({ action: "runs", workflow: c.name }) }, "View Runs"),
+          h("button", { class: "wfnb-btn wfnb-open-editor", title: c.declared ? "Graph, tests and edits" : "Graph and tests (defined in Python: read-only)",
+            onclick: () => model.send({ action: "editor", workflow: c.name }) }, "Editor"))));
     }
     if (!grid.children.length) grid.append(h("div", { class: "wfnb-muted" }, "No workflow matches."));
   }

@@ -54,6 +54,7 @@ class GalleryCards(Live, anywidget.AnyWidget):
                 "name": wf.name, "title": wf.title, "description": wf.description,
                 "tags": list(wf.tags), "kinds": kinds, "steps": len(wf.steps),
                 "can_run": ws.can("RUN_WORKFLOW", wf.name),
+                "declared": wf.declaration is not None,
                 "last_status": info.get("status"), "last_run": info.get("id"),
                 "last_time": info["created_at"].isoformat(timespec="seconds") + "Z"
                 if info.get("created_at") else None,
