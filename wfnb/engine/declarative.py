@@ -180,6 +180,13 @@ def build(doc: dict, path: Path, text: str) -> Workflow:
                 problems.add(f"steps.{step_name}.after", ("steps", i), "after",
                              f"{dep!r} is not a step of this workflow (steps: "
                              f"{', '.join(names)})")
+    if wf is not None and problems.items and all(d in wf.steps for s in wf.steps.values()
+                                                 for d in s.after):
+        try:
+            wf.order()  # a cycle is worth reporting alongside the other problems
+        except WorkflowError as exc:
+            problems.add(f"steps.{exc.step}.after", ("steps", names[exc.step]), "after",
+                         exc.problem)
     if wf is not None and not problems.items:
         try:
             wf.validate()

@@ -307,9 +307,17 @@ class Workflow:
                 if indeg[c] == 0:
                     ready.append(c)
         if len(order) != len(self.steps):
-            cyclic = [n for n in self.steps if n not in order]
-            raise WorkflowError(self.name, "the steps form a cycle: " + " -> ".join(cyclic),
-                                step=cyclic[0])
+            left = [n for n in self.steps if n not in order]
+            path, node = [], left[0]  # walk back along after= until a step repeats
+            while node not in path:
+                path.append(node)
+                node = next(d for d in self.steps[node].after if d in left)
+            cycle = path[path.index(node):][::-1]  # in run order
+            first = path[0] if path[0] in cycle else cycle[0]  # the earliest defined, if in it
+            at = cycle.index(first)
+            cycle = cycle[at:] + cycle[:at]
+            raise WorkflowError(self.name, "the steps form a cycle: " +
+                                " -> ".join([*cycle, cycle[0]]), step=cycle[0])
         return order
 
     def children(self) -> dict[str, list[str]]:
