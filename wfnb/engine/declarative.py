@@ -23,24 +23,20 @@
     after = ["extract"]
 
 Every problem is reported at once, each naming the file, the line and the field
-(``steps.extract.timeout``); nothing is half loaded. :func:`apply_changes` edits the file's text
+(``steps.extract.timeout``); nothing is half loaded. ``editing.apply_changes`` edits the file's text
 in place (comments and layout kept) and the result is checked by the very code that loads it.
 """
 from __future__ import annotations
 
-import datetime as dt
-import importlib
-import importlib.machinery
-import os
 import re
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from .errors import DeclarationError, WorkflowError
+from .imports import resolve
 from .model import Step, Workflow, parse_duration
-from .params import Param, coerce
+from .params import Param
 
 SUFFIX = ".wfnb.toml"
 TOP_KEYS = {"workflow", "params", "steps"}
@@ -306,8 +302,10 @@ def _step(raw: Any, i: int, path: Path, wf: Workflow | None, names: dict[str, in
                   retry_delay=durations.get("retry_delay") or 0.0,
                   timeout=durations.get("timeout"), description=description)
     if kind == "python":
-        fn = _callable(raw["call"], path, f"{field}.call", block, problems)
-        if fn is None:
+        try:
+            fn = resolve(raw["call"], path.parent)
+        except ValueError as exc:
+            problems.add(f"{field}.call", block, "call", str(exc))
             return None
         import inspect
         common["description"] = description or inspect.getdoc(fn) or ""
@@ -369,127 +367,3 @@ def _step(raw: Any, i: int, path: Path, wf: Workflow | None, names: dict[str, in
         key = "on_timeout" if "on_timeout" in exc.problem else "inputs"
         problems.add(f"{field}.{key}", block, key, exc.problem)
         return None
-
-
-def _callable(target: Any, path: Path, field: str, block: tuple, problems: _Problems):
-    """``"package.module:function"`` (or ``"module.function"``), imported now: modules next to
-    the file (and in the workspace) are importable, like a DAGs folder."""
-    if not isinstance(target, str) or not re.fullmatch(r"[\w.]+(:[\w.]+)?", target):
-        problems.add(field, block, "call", f"{target!r} is not an import path like "
-                     "'package.module:function'")
-        return None
-    module_name, _, attr = target.partition(":") if ":" in target else target.rpartition(".")
-    if not module_name:
-        problems.add(field, block, "call", f"{target!r} names no module ('module:function')")
-        return None
-    try:
-        value: Any = _import_fresh(module_name, str(path.parent.resolve()))
-        for part in attr.split("."):
-            value = getattr(value, part)
-    except Exception as exc:  # noqa: BLE001 - ImportError, AttributeError, the module's own
-        problems.add(field, block, "call", f"cannot import {target!r}: "
-                     f"{type(exc).__name__}: {exc}")
-        return None
-    if not callable(value):
-        problems.add(field, block, "call", f"{target!r} is not callable")
-        return None
-    return value
-
-
-_stamps: dict[str, int | None] = {}
-
-
-def _mtime(module) -> int | None:
-    try:
-        return os.stat(module.__file__).st_mtime_ns
-    except (OSError, TypeError, AttributeError):
-        return None
-
-
-def _import_fresh(name: str, folder: str):
-    """The module ``name`` as found next to the declaring file first: imported again when its
-    file changed since (the loader reloads a declared workflow when a file in its folder
-    changes, and so its callables), or when a same-named module from elsewhere is cached."""
-    if folder in sys.path:
-        sys.path.remove(folder)
-    sys.path.insert(0, folder)  # like a DAGs folder: the declaring file's neighbours first
-    top = name.split(".")[0]
-    local = importlib.machinery.PathFinder.find_spec(top, [folder])
-    cached = sys.modules.get(name)
-    if cached is not None:
-        elsewhere = local is not None and getattr(sys.modules.get(top), "__file__", None) \
-            != local.origin
-        changed = name in _stamps and _stamps[name] != _mtime(cached)
-        if elsewhere or changed:
-            for key in [k for k in sys.modules if k == top or k.startswith(top + ".")]:
-                del sys.modules[key]
-            importlib.invalidate_caches()
-    module = importlib.import_module(name)
-    _stamps[name] = _mtime(module)
-    return module
-
-
-# ---- editing --------------------------------------------------------------------------------
-def apply_changes(text: str, changes: dict, params: list[Param]) -> str:
-    """The file's text with ``changes`` applied in place (comments and order kept).
-
-    ``changes`` is ``{"workflow": {...}, "params": {name: {...}}, "steps": {name: {...}}}``
-    holding only keys of ``EDITABLE``; a value of None (or "") removes the key. Renaming,
-    adding or removing steps and params is done in the file itself."""
-    import tomlkit
-    doc = tomlkit.parse(text)
-    unknown = set(changes) - set(EDITABLE)
-    if unknown:
-        raise ValueError(f"cannot change {', '.join(sorted(unknown))} (only "
-                         f"{', '.join(EDITABLE)})")
-    if changes.get("workflow"):
-        if "workflow" not in doc:
-            doc["workflow"] = tomlkit.table()
-        _set(doc["workflow"], changes["workflow"], "workflow", EDITABLE["workflow"])
-    by_type = {p.name: p for p in params}
-    for section in ("params", "steps"):
-        tables = {t.get("name"): t for t in doc.get(section, [])}
-        for name, values in (changes.get(section) or {}).items():
-            if name not in tables:
-                raise ValueError(f"{section}.{name}: there is no such {section[:-1]} in the file "
-                                 "(add or rename it in the file itself)")
-            if section == "params" and name in by_type:
-                values = _typed_param(by_type[name], values)
-            if section == "steps":
-                values = {k: _number(v) if k == "retries" else v for k, v in values.items()}
-            _set(tables[name], values, f"{section}.{name}", EDITABLE[section])
-    return tomlkit.dumps(doc)
-
-
-def _set(table, values: dict, field: str, allowed: tuple) -> None:
-    for key, value in values.items():
-        if key not in allowed:
-            raise ValueError(f"{field}.{key}: cannot be changed here (editable: "
-                             f"{', '.join(allowed)})")
-        if value is None or value == "" or value == []:
-            if key in table:
-                del table[key]
-        else:
-            table[key] = value
-
-
-def _number(value: Any) -> Any:
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        return int(value)
-    return value
-
-
-def _typed_param(param: Param, values: dict) -> dict:
-    """Form values are strings: store numbers, dates and booleans as TOML's own types when
-    they parse (what does not is kept as given, and the check names it)."""
-    out = dict(values)
-    for key in ("default", "min", "max"):
-        value = out.get(key)
-        if isinstance(value, str) and value.strip() and param.type != "str":
-            try:
-                typed = coerce(param, value, check_bounds=False)
-            except ValueError:
-                continue
-            if isinstance(typed, (bool, int, float, str, dt.date, dt.datetime, list)):
-                out[key] = typed
-    return out

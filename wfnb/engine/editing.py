@@ -8,15 +8,19 @@ every version a run ran, is kept in the history (``workflow_versions``) with its
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import declarative
+from .declarative import EDITABLE
 from .errors import DeclarationError, NotFound, WfnbError
 from .model import Workflow
+from .params import Param, coerce
 from .records import utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,7 +53,7 @@ class WorkflowEdits:
 
     def save_workflow(self: "Engine", workflow: str | Workflow, changes: dict[str, Any], *,
                       base_version: str | None = None) -> Workflow:
-        """Apply ``changes`` (see :func:`declarative.apply_changes`) and save the file as a new
+        """Apply ``changes`` (see :func:`apply_changes`) and save the file as a new
         version. Needs UPDATE_WORKFLOW. ``base_version`` (the version the editor showed) guards
         against overwriting someone else's save: EditConflict when the file moved on."""
         wf = self._declared(workflow)
@@ -107,7 +111,7 @@ class WorkflowEdits:
     @staticmethod
     def _changed(wf: Workflow, path: Path, changes: dict) -> tuple[str, Workflow]:
         try:
-            text = declarative.apply_changes(wf.declaration["text"], changes, wf.params)
+            text = apply_changes(wf.declaration["text"], changes, wf.params)
         except (ValueError, TypeError) as exc:
             field, _, message = str(exc).partition(": ")
             raise DeclarationError(str(path), [(field if message else "changes", None,
@@ -130,3 +134,69 @@ class WorkflowEdits:
             [wf.name, wf.version, wf.declaration["path"], wf.declaration["text"],
              self.user if origin == "editor" else None, utcnow(), origin]))
         _remembered.add(key)
+
+
+# ---- applying a change to the file's text ----------------------------------------------------
+def apply_changes(text: str, changes: dict, params: list[Param]) -> str:
+    """The file's text with ``changes`` applied in place (comments and order kept).
+
+    ``changes`` is ``{"workflow": {...}, "params": {name: {...}}, "steps": {name: {...}}}``
+    holding only keys of ``EDITABLE``; a value of None (or "") removes the key. Renaming,
+    adding or removing steps and params is done in the file itself."""
+    import tomlkit
+    doc = tomlkit.parse(text)
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValueError(f"cannot change {', '.join(sorted(unknown))} (only "
+                         f"{', '.join(EDITABLE)})")
+    if changes.get("workflow"):
+        if "workflow" not in doc:
+            doc["workflow"] = tomlkit.table()
+        _set(doc["workflow"], changes["workflow"], "workflow", EDITABLE["workflow"])
+    by_type = {p.name: p for p in params}
+    for section in ("params", "steps"):
+        tables = {t.get("name"): t for t in doc.get(section, [])}
+        for name, values in (changes.get(section) or {}).items():
+            if name not in tables:
+                raise ValueError(f"{section}.{name}: there is no such {section[:-1]} in the file "
+                                 "(add or rename it in the file itself)")
+            if section == "params" and name in by_type:
+                values = _typed_param(by_type[name], values)
+            if section == "steps":
+                values = {k: _number(v) if k == "retries" else v for k, v in values.items()}
+            _set(tables[name], values, f"{section}.{name}", EDITABLE[section])
+    return tomlkit.dumps(doc)
+
+
+def _set(table, values: dict, field: str, allowed: tuple) -> None:
+    for key, value in values.items():
+        if key not in allowed:
+            raise ValueError(f"{field}.{key}: cannot be changed here (editable: "
+                             f"{', '.join(allowed)})")
+        if value is None or value == "" or value == []:
+            if key in table:
+                del table[key]
+        else:
+            table[key] = value
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    return value
+
+
+def _typed_param(param: Param, values: dict) -> dict:
+    """Form values are strings: store numbers, dates and booleans as TOML's own types when
+    they parse (what does not is kept as given, and the check names it)."""
+    out = dict(values)
+    for key in ("default", "min", "max"):
+        value = out.get(key)
+        if isinstance(value, str) and value.strip() and param.type != "str":
+            try:
+                typed = coerce(param, value, check_bounds=False)
+            except ValueError:
+                continue
+            if isinstance(typed, (bool, int, float, str, dt.date, dt.datetime, list)):
+                out[key] = typed
+    return out

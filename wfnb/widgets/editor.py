@@ -200,17 +200,7 @@ class Editor(Live, anywidget.AnyWidget):
         """Run Test: the whole workflow as a test run, in the background."""
         values = dict(self.test_values if values is None else values)
         self.test_values = values
-        try:
-            run = start_test(self._ws, self._name, {k: v for k, v in values.items()
-                                                    if v not in ("", None)})
-        except ParamError as exc:
-            self.message = "Test not started: " + "; ".join(
-                f"{k}: {v}" for k, v in exc.errors.items())
-            return False
-        except WfnbError as exc:
-            self.message = str(exc)
-            return False
-        return self._watch(run, None)
+        return self._start(None, lambda given: start_test(self._ws, self._name, given))
 
     def test_selected(self, step: str | None = None) -> bool:
         """Test Run of the selected node, its upstream values from the session."""
@@ -218,9 +208,14 @@ class Editor(Live, anywidget.AnyWidget):
         if not step or step == "Start":
             self.message = "Select a step to test."
             return False
-        values = {k: v for k, v in self.test_values.items() if v not in ("", None)}
+        return self._start(step, lambda given: start_test_step(self._ws, self._name, step,
+                                                                 given))
+
+    def _start(self, step: str | None, start) -> bool:
+        """Start a test with the test arguments (blank ones left out); why not, if it fails."""
+        given = {k: v for k, v in self.test_values.items() if v not in ("", None)}
         try:
-            run = start_test_step(self._ws, self._name, step, values)
+            run = start(given)
         except ParamError as exc:
             self.message = "Test not started: " + "; ".join(
                 f"{k}: {v}" for k, v in exc.errors.items())
