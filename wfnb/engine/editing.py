@@ -46,6 +46,7 @@ class WorkflowEdits:
                        changes: dict[str, Any]) -> Workflow:
         """The workflow as ``changes`` would make it, or DeclarationError listing every problem
         (each with its field and line). Nothing is written."""
+        self._require("LIST_WORKFLOWS", f"see workflow {workflow!r}")
         wf = self._declared(workflow)
         path = Path(wf.declaration["path"])
         _, new = self._changed(wf, path, changes)
