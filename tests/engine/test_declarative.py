@@ -197,3 +197,29 @@ def test_cell_and_notebook_steps_declared_in_a_file(examples, monkeypatch):
     assert chart.notebook and (examples / chart.notebook).is_file()
     ws.reject(run.id, comment="numbers look off")
     assert run.wait(timeout=20).status == "Rejected"
+
+
+@pytest.mark.slow
+def test_a_declared_notebook_step_gets_params_upstream_results_and_its_parameters(examples):
+    (examples / "workflows" / "nb_report.wfnb.toml").write_text(textwrap.dedent('''\
+        [[params]]
+        name = "region"
+        default = "US"
+
+        [[steps]]
+        name = "rows"
+        call = "regional_sales:extract"
+
+        [[steps]]
+        name = "report"
+        notebook = "../notebooks/report.ipynb"
+        after = ["rows"]
+        parameters = { factor = 3.0, rows = 7 }
+        timeout = "2m"
+        '''))
+    ws = wfnb.open(examples, user="tester")
+    assert ws.workflow("nb_report").steps["report"].kind == "notebook"
+    run = ws.run("nb_report")
+    assert run.status == "Completed", run.error
+    assert run.result("report") == {"total": 21, "region": "US"}  # parameters win over rows
+    assert (examples / run.task("report").notebook).is_file()
