@@ -52,11 +52,13 @@ class Workspace(Engine):
 
 
 def open(path: str | os.PathLike | None = None, *, user: str | None = None,  # noqa: A001
-         carry_on: str = "thread") -> Workspace:
+         carry_on: str = "thread", executor: str | dict | None = None) -> Workspace:
     """Open (creating when absent) the workspace at ``path``: ``$WFNB_WORKSPACE``, else ``.``.
 
     ``user`` overrides the current user (``WFNB_USER``, ``JUPYTERHUB_USER``, the OS user);
     ``carry_on="detach"`` makes runs this process wakes (an approval deadline passed) go on in
-    a background process instead of a thread here, for short-lived scripts."""
+    a background process instead of a thread here, for short-lived scripts. ``executor``
+    overrides ``[executor]`` of ``wfnb.toml``: ``"local"``, ``"dask"``, or a dict such as
+    ``{"kind": "dask", "address": "tcp://host:8786"}``."""
     return Workspace(path or os.environ.get("WFNB_WORKSPACE") or ".", user=user,
-                     carry_on=carry_on)
+                     carry_on=carry_on, executor=executor)

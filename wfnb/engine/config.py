@@ -20,6 +20,9 @@ history = ".wfnb/history.duckdb"
 [executor]
 kind = "local"        # steps run on a thread pool in the process that starts the run
 max_workers = 16
+# kind = "dask"       # steps run on Dask workers (pip install 'wfnb[dask]')
+# address = "tcp://scheduler:8786"   # without it, a LocalCluster of `workers` processes
+# workers = 2
 
 [kernels]
 pool_size = 2         # pre-started kernels per kernel name for notebook steps (0: off)
@@ -27,7 +30,7 @@ pool_size = 2         # pre-started kernels per kernel name for notebook steps (
 
 _KNOWN = {
     "workspace": {"paths", "history", "name"},
-    "executor": {"kind", "max_workers"},
+    "executor": {"kind", "max_workers", "address", "workers", "threads_per_worker"},
     "kernels": {"pool_size"},
     "roles": None,     # checked by the permissions layer
     "users": None,

@@ -65,7 +65,8 @@ class Engine(HistoryReads, WorkflowEdits):
     """Runs and history of one workspace folder (``wfnb.toml`` + ``.wfnb/``)."""
 
     def __init__(self, root: str | os.PathLike = ".", *, user: str | None = None,
-                 create: bool = True, carry_on: str = "thread"):
+                 create: bool = True, carry_on: str = "thread",
+                 executor: str | dict | None = None):
         self.root = Path(root).resolve()
         self.config = config.load(self.root, create=create)
         self.user = user or current_user()
@@ -74,7 +75,13 @@ class Engine(HistoryReads, WorkflowEdits):
         self.artifacts = self.root / ".wfnb" / "artifacts"
         self._loader = Loader(self.config.paths, self.root)
         try:
-            self.executor: Executor = _shared_executor(self.config.executor)
+            settings = dict(self.config.executor)
+            if executor is not None:  # wfnb.open(..., executor="dask" or {...}) wins
+                given = {"kind": executor} if isinstance(executor, str) else dict(executor)
+                settings = given if given.get("kind", settings["kind"]) != settings["kind"] \
+                    else {**settings, **given}
+                settings.setdefault("kind", "local")
+            self.executor: Executor = _shared_executor(settings)
         except ConfigError as exc:
             raise ConfigError(f"{self.root / config.FILENAME}: {exc}") from None
         self.permissions = Permissions.from_config(self.config.raw,

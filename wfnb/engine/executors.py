@@ -18,6 +18,11 @@ class Executor:
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         raise NotImplementedError
 
+    def run_step(self, step, ctx, inputs) -> Any:
+        """Execute one step's body (called on a thread ``submit`` started); here, in place."""
+        from .steps import STEP_KINDS
+        return STEP_KINDS[step.kind].execute(step, ctx, inputs)
+
     def shutdown(self) -> None:
         pass
 
@@ -66,7 +71,12 @@ class ThreadExecutor(Executor):
                 self._idle += 1
 
 
-EXECUTORS: dict[str, type[Executor]] = {"local": ThreadExecutor}
+def _dask(**options: Any) -> Executor:
+    from .dask_executor import DaskExecutor  # distributed is imported only when asked for
+    return DaskExecutor(**options)
+
+
+EXECUTORS: dict[str, Callable[..., Executor]] = {"local": ThreadExecutor, "dask": _dask}
 
 
 def make_executor(settings: dict) -> Executor:
@@ -75,4 +85,7 @@ def make_executor(settings: dict) -> Executor:
         raise ConfigError(f"[executor] kind = {kind!r} is unknown "
                           f"(expected one of: {', '.join(EXECUTORS)})")
     options = {k: v for k, v in settings.items() if k != "kind"}
+    if kind == "local" and set(options) - {"max_workers"}:
+        raise ConfigError(f"[executor] {', '.join(sorted(set(options) - {'max_workers'}))}: "
+                          "unknown for kind = 'local' (known: max_workers)")
     return EXECUTORS[kind](**options)

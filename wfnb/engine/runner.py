@@ -26,7 +26,6 @@ from .errors import InfrastructureError
 from .records import RunRecord, TaskRecord, utcnow
 from .results import Inputs, decode_result, encode_result
 from .states import RunStatus as R, TaskStatus as T, check_run, check_task, TASK_TERMINAL
-from .steps import STEP_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine
@@ -235,6 +234,13 @@ class RunDriver(ApprovalParking):
             return  # a late answer from an attempt already timed out or cancelled
         del self._running[task.step]
         self._deadlines.pop(task.step, None)
+        if outcome[0] == "infra" and outcome[3] and \
+                task.attempt <= self.wf.steps[task.step].retries:  # a lost worker: try again
+            self._set_task(task, T.ERROR, ended_at=utcnow(), error=outcome[1],
+                           traceback=outcome[2])
+            self._delayed.append((time.monotonic() + self.wf.steps[task.step].retry_delay,
+                                  task.step, task.attempt + 1))
+            return
         if outcome[0] == "infra":
             self._set_task(task, T.ERROR, ended_at=utcnow(), error=outcome[1],
                            traceback=outcome[2])
@@ -323,18 +329,21 @@ class RunDriver(ApprovalParking):
             self._inbox.put(("started",))
         try:
             with capture(sink):
-                value = STEP_KINDS[step.kind].execute(step, ctx, inputs)
+                value = self.engine.executor.run_step(step, ctx, inputs)
             stored, ref = encode_result(value, self.engine.root,
                                         self.engine.artifacts / self.run.id,
                                         f"{step.name}-{task.attempt}")
             outcome = ("ok", value, stored, ref)
         except InfrastructureError as exc:  # the kernel died ...: Error, not Failed
-            outcome = ("infra", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            outcome = ("infra", f"{type(exc).__name__}: {exc}", traceback.format_exc(),
+                       getattr(exc, "retryable", False))
         except BaseException as exc:  # noqa: BLE001 - a step may raise anything, SystemExit too
             name = type(exc).__name__
-            message = str(exc) if name == "NotebookFailed" else f"{name}: {exc}"
-            outcome = ("error", message,
-                       getattr(exc, "step_traceback", None) or traceback.format_exc())
+            message = getattr(exc, "message_override", None) or (
+                str(exc) if name == "NotebookFailed" else f"{name}: {exc}")
+            tb = getattr(exc, "step_traceback", None) or traceback.format_exc()
+            outcome = ("infra" if getattr(exc, "infrastructure", False) else "error", message,
+                       tb, False)
         if ctx.notebook:
             with self.store.records_lock:
                 task.notebook = ctx.notebook

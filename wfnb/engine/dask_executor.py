@@ -1,0 +1,270 @@
+"""Steps on Dask: ``[executor] kind = "dask"`` (``address = "tcp://host:8786"``, or a
+``LocalCluster`` of ``workers`` processes started on first use).
+
+The run's driver stays in the process that started the run and keeps the history: it ships a
+step's body, its inputs and a little context to a worker, waits for the answer on one of its
+own threads, and writes results, output and tracebacks to the history as for a local step.
+Workers never open the DuckDB file. On the worker a step runs in a scratch workspace: its
+output is captured there and returned with its result, and an executed notebook comes back
+as text and is written under this workspace's artifacts.
+
+- Cancel and timeouts: the driver sets a Dask ``Event`` the worker watches; the step sees
+  ``ctx.cancelled``, a notebook step's kernel is interrupted and shut down. (A Python step, as
+  on threads, cannot be killed: it should look at ``ctx.cancelled``.)
+- A worker that dies mid-step (or a cluster that goes away) ends the task in Error with
+  :class:`WorkerLost`; the step is tried again if it has retries left. A LocalCluster this
+  executor starts lets no task be re-run by Dask itself (``allowed-failures = 0``): retries
+  are the step's to decide.
+- Notebook-cell workflows keep their steps in one kernel per run, so their steps run in the
+  driver's process; approval steps never run anywhere.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import shutil
+import sys
+import tempfile
+import threading
+import traceback
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from .errors import ConfigError, InfrastructureError
+from .executors import ThreadExecutor
+
+POLL = 0.05  # seconds between looks at the run's cancel flag while a step is on Dask
+
+
+class WorkerLost(InfrastructureError):
+    """The Dask worker running a step died, or the cluster could not be reached."""
+
+    retryable = True
+
+
+class RemoteStepError(Exception):
+    """A step that raised on a worker: its message and the worker's traceback."""
+
+    def __init__(self, message: str, tb: str, infrastructure: bool = False):
+        super().__init__(message)
+        self.message_override, self.step_traceback = message, tb
+        self.infrastructure = infrastructure
+
+
+class _Given:
+    """The values a worker-side step may take (the driver picked them)."""
+
+    def __init__(self, values: dict):
+        self.values = values
+
+    def pick(self, names: list[str]) -> dict:
+        return {n: self.values[n] for n in names if n in self.values}
+
+    def everything(self) -> dict:
+        return dict(self.values)
+
+
+class DaskExecutor(ThreadExecutor):
+    """Step bodies on Dask; this process's daemon threads only wait for them."""
+
+    kind = "dask"
+
+    def __init__(self, address: str | None = None, workers: int = 2,
+                 threads_per_worker: int = 1, max_workers: int = 64, **unknown: Any):
+        if unknown:
+            raise ConfigError(f"[executor] {', '.join(sorted(unknown))}: unknown for kind = "
+                              "'dask' (known: address, workers, threads_per_worker, "
+                              "max_workers)")
+        for name, value in (("workers", workers), ("threads_per_worker", threads_per_worker)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"[executor] {name} must be an integer >= 1, got {value!r}")
+        if address is not None and not isinstance(address, str):
+            raise ConfigError(f"[executor] address must be a string like 'tcp://host:8786', "
+                              f"got {address!r}")
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise ConfigError("[executor] kind = 'dask' needs the distributed package: "
+                              "pip install 'wfnb[dask]'") from None
+        super().__init__(max_workers)
+        self.address, self.workers, self.threads_per_worker = address, workers, threads_per_worker
+        self.cluster = None
+        self._client = None
+        self._client_lock = threading.Lock()
+        self._by_value: set[str] = set()
+
+    @property
+    def client(self):
+        """The ``distributed.Client`` (connecting, or starting the LocalCluster, on first use)."""
+        with self._client_lock:
+            if self._client is None:
+                import dask
+                from distributed import Client, LocalCluster
+                if self.address:
+                    try:
+                        self._client = Client(self.address, timeout="10s")
+                    except OSError as exc:
+                        raise WorkerLost(f"cannot reach the Dask scheduler at {self.address}: "
+                                         f"{exc}") from None
+                else:
+                    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                        self.cluster = LocalCluster(
+                            n_workers=self.workers, threads_per_worker=self.threads_per_worker,
+                            processes=True, dashboard_address=None,
+                            silence_logs=logging.ERROR)
+                    self._client = Client(self.cluster)
+                atexit.register(self.shutdown)
+            return self._client
+
+    def shutdown(self) -> None:
+        with self._client_lock:
+            client, cluster, self._client, self.cluster = self._client, self.cluster, None, None
+        for closing in (client, cluster):
+            if closing is not None:
+                try:
+                    closing.close()
+                except Exception:  # already gone: nothing left to close
+                    pass
+
+    # ---- one step -------------------------------------------------------------------------
+    def run_step(self, step, ctx, inputs) -> Any:
+        if step.kind == "cell":  # the run's cells share one kernel: they stay here
+            return super().run_step(step, ctx, inputs)
+        from distributed import Event
+        self._ship_by_value(step.fn, ctx.workspace)
+        names, var_kw = step.arguments()
+        values = inputs.pick(names) if step.fn is not None and not var_kw \
+            else inputs.everything()
+        info = {"files": _code_files(step.fn), "run_id": ctx.run_id, "workflow": ctx.workflow, "step": ctx.step,
+                "attempt": ctx.attempt, "params": ctx.params, "user": ctx.user,
+                "param_defs": list(ctx.workflow_def.params) if ctx.workflow_def else []}
+        key = f"wfnb-{ctx.run_id}-{step.name}-{ctx.attempt}"
+        client = self.client
+        import cloudpickle  # Dask tries plain pickle first, which would send the workspace's
+        # functions by reference: pickle the step and its inputs here, by value where needed
+        payload = cloudpickle.dumps((step, values, info))
+        future = client.submit(_remote, payload, key, key=key, pure=False)
+        try:
+            while True:
+                try:
+                    outcome, log, notebook = future.result(timeout=POLL)
+                    break
+                except TimeoutError:
+                    if ctx._cancel.is_set():  # cancelled or timed out: tell the worker
+                        Event(key, client=client).set()
+                        raise InfrastructureError("stopped: the run was cancelled or the step "
+                                                  "timed out") from None
+                except Exception as exc:  # KilledWorker, a lost connection ...
+                    raise WorkerLost(f"the Dask worker running step {step.name!r} was lost "
+                                     f"({type(exc).__name__}: {exc})") from None
+        finally:
+            future.release()
+        if log:
+            print(log, end="")  # into this task's captured output
+        if notebook is not None:
+            rel, text = notebook
+            path = Path(ctx.workspace) / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            ctx.notebook = rel
+        if outcome[0] == "ok":
+            return outcome[1]
+        raise RemoteStepError(outcome[1], outcome[2], infrastructure=outcome[0] == "infra")
+
+    def _ship_by_value(self, fn, root: Path) -> None:
+        """Modules of the workspace (workflow files, helpers next to declared workflows) are
+        not importable on a worker: their functions travel by value."""
+        module = sys.modules.get(getattr(fn, "__module__", None) or "")
+        file = getattr(module, "__file__", None)
+        if module is None or not file or module.__name__ in self._by_value:
+            return
+        try:
+            Path(file).resolve().relative_to(Path(root).resolve())
+        except ValueError:
+            return  # an installed package: importable on the worker by name
+        import cloudpickle
+        cloudpickle.register_pickle_by_value(module)
+        self._by_value.add(module.__name__)
+
+
+def _code_files(fn) -> dict[str, str]:
+    """Function name -> its file, for the step's function and the functions it can see:
+    cloudpickle ships code as ``<dynamic-code>``, and a traceback should name the real file."""
+    if fn is None or not hasattr(fn, "__code__"):
+        return {}
+    found = {fn.__code__.co_name: fn.__code__.co_filename}
+    for value in getattr(fn, "__globals__", {}).values():
+        code = getattr(value, "__code__", None)
+        if code is not None and code.co_filename.endswith(".py"):
+            found.setdefault(code.co_name, code.co_filename)
+    return found
+
+
+def _real_files(tb: str, files: dict[str, str]) -> str:
+    """The worker's traceback with each ``<dynamic-code>`` frame given its file and line."""
+    import linecache
+    import re
+
+    def frame(m: "re.Match") -> str:
+        file = files.get(m.group(2))
+        if file is None:
+            return m.group(0)
+        line = linecache.getline(file, int(m.group(1))).strip()
+        return f'File "{file}", line {m.group(1)}, in {m.group(2)}' + (
+            f"\n    {line}" if line else "")
+    return re.sub(r'File "<dynamic-code>", line (\d+), in (\w+)', frame, tb)
+
+
+def _remote(payload: bytes, key: str):
+    """On a Dask worker: run the step in a scratch workspace, watching the cancel Event;
+    return ``(outcome, output, notebook)`` (nothing the step raises escapes)."""
+    import cloudpickle
+    from distributed import Event, get_client
+
+    from . import capture, notebooks  # noqa: F401 - registers the notebook step kinds
+    from .context import RunContext
+    from .steps import STEP_KINDS
+
+    step, values, info = cloudpickle.loads(payload)
+    cancel, done = threading.Event(), threading.Event()
+    event = Event(key, client=get_client())
+
+    def watch() -> None:
+        while not done.is_set():
+            try:
+                if event.wait(timeout=0.2):
+                    cancel.set()
+                    return
+            except Exception:  # the worker is shutting down
+                return
+    threading.Thread(target=watch, daemon=True, name=f"wfnb-cancel-{key}").start()
+    scratch = Path(tempfile.mkdtemp(prefix="wfnb-worker-"))
+    workflow = SimpleNamespace(name=info["workflow"], params=info["param_defs"])
+    ctx = RunContext(info["run_id"], info["workflow"], info["step"], info["attempt"],
+                     info["params"], scratch, cancel, info["user"], {}, workflow)
+    sink = capture.Sink()
+    capture.install()
+    try:
+        with capture.capture(sink):
+            value = STEP_KINDS[step.kind].execute(step, ctx, _Given(values))
+        try:
+            cloudpickle.dumps(value)
+            outcome: tuple = ("ok", value)
+        except Exception as exc:  # noqa: BLE001 - whatever pickling raises
+            outcome = ("error", f"the step's result cannot be sent back from the worker: "
+                       f"{type(exc).__name__}: {exc}", "")
+    except InfrastructureError as exc:
+        outcome = ("infra", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    except BaseException as exc:  # noqa: BLE001 - a step may raise anything
+        name = type(exc).__name__
+        outcome = ("error", str(exc) if name == "NotebookFailed" else f"{name}: {exc}",
+                   getattr(exc, "step_traceback", None)
+                   or _real_files(traceback.format_exc(), info["files"]))
+    finally:
+        done.set()
+    notebook = None
+    if ctx.notebook and (scratch / ctx.notebook).is_file():
+        notebook = (ctx.notebook, (scratch / ctx.notebook).read_text(encoding="utf-8"))
+    shutil.rmtree(scratch, ignore_errors=True)
+    return outcome, sink.drain(), notebook
