@@ -314,3 +314,36 @@ def test_a_short_command_hands_a_woken_run_to_a_background_process(factory):
     final = poll(lambda: (r := factory.open().get_run(run.id)).done and r, timeout=60,
                  what="the background process to finish the run")
     assert final.status == "Completed" and final.result("after") == "done"
+
+
+def test_a_decision_found_while_giving_the_run_up_lets_the_next_steps_run_first(ws,
+                                                                                monkeypatch):
+    """The last running sibling ends just after a decision was recorded elsewhere: the owner
+    finds the decision as it gives the run up, and must run what the decision unblocks
+    before it ends the run (it once ended the run Completed with that step still Pending)."""
+    monkeypatch.setattr(ws.store, "poll_interval", 30.0)  # the owner does not poll meanwhile
+    release = ws.root / "release-slow"
+    (ws.root / "workflows" / "branchy.py").write_text(textwrap.dedent(f"""
+        import os
+        from wfnb import Workflow
+        wf = Workflow("branchy")
+        wf.approval("ok")
+
+        @wf.step()
+        def slow(ctx):
+            while not os.path.exists({str(release)!r}) and not ctx.sleep(0.01):
+                pass
+            return "slow done"
+
+        wf.step(lambda ok, slow: [ok["approved_by"], slow], name="join", after=["ok", "slow"])
+    """))
+    for _ in range(3):
+        release.unlink(missing_ok=True)
+        run = ws.start("branchy")
+        poll(lambda: run.status == "Waiting for Approval")
+        assert wfnb_cli(ws, "approve", run.id, WFNB_USER="lea").returncode == 0
+        release.write_text("go")
+        assert run.wait(30).status == "Completed"
+        assert [(t.step, t.status.value) for t in ws.get_run(run.id).tasks] == [
+            ("Start", "Completed"), ("ok", "Completed"), ("slow", "Completed"),
+            ("join", "Completed")]

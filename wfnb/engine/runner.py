@@ -186,8 +186,10 @@ class RunDriver(ApprovalParking):
             if self._stop is not None:
                 break
             if not self._running and not self._delayed:
-                if not self._parked or not self._give_up_run():
+                if not self._parked:
                     break
+                if not self._give_up_run():
+                    continue  # a decision (applied: steps may have started) or a cancel came
                 if self.released:
                     return
             msg = self._next_message()
