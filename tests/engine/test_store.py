@@ -18,6 +18,7 @@ def test_a_new_workspace_gets_the_config_and_a_versioned_history(tmp_path):
 def test_a_history_from_a_newer_wfnb_is_refused_and_left_alone(tmp_path):
     ws = wfnb.open(tmp_path / "ws")
     path = ws.config.history
+    ws.store.release()  # this process keeps the file open briefly after a write
     con = duckdb.connect(str(path))
     con.execute("insert into schema_version values (?, now())", [SCHEMA_VERSION + 1])
     con.close()

@@ -146,7 +146,7 @@ class HistoryReads:
             raise SqlError(f"the history is read-only through sql(): {kind} statements are "
                            "refused, and nothing was changed")
         try:
-            return self.store.query_df(query, params)
+            return self.store.query_df(query, params, strict=True)
         except duckdb.Error as exc:
             text = str(exc)
             if "read-only" in text or "read only" in text:
