@@ -156,10 +156,12 @@ class Store:
         threading.Thread(target=self._closer_loop, name="wfnb-store-closer",
                          daemon=True).start()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:  # the turn-taking lock of wfnb processes (see _lock_file)
+        try:  # the turn-taking locks of wfnb processes (see _lock_file)
             self._lock_fd: int | None = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+            self._readers_fd: int | None = os.open(f"{path}.readers", os.O_RDWR | os.O_CREAT,
+                                                   0o666)
         except OSError:  # a read-only folder: DuckDB's own lock still protects the file
-            self._lock_fd = None
+            self._lock_fd = self._readers_fd = None
         self._migrate()
 
     # ---- connections ---------------------------------------------------------------------
@@ -177,7 +179,7 @@ class Store:
         with self._db_lock:
             held = self._held
             if held is not None and (strict or time.monotonic() - self._held_since
-                                     > self.max_hold):
+                                     > self.max_hold or self._readers_waiting()):
                 self._drop_held()
                 held = None
                 if not strict:
@@ -258,19 +260,40 @@ class Store:
 
     def _lock_file(self, shared: bool, deadline: float) -> None:
         """Queue for the file on ``<history>.lock`` (shared for reading): wfnb processes
-        take turns without paying for failed DuckDB opens (~4 ms each) or back-off gaps."""
+        take turns without paying for failed DuckDB opens (~4 ms each) or back-off gaps.
+        Readers go first: a reader holds ``<history>.readers`` (shared) while it waits, and
+        writers let it in before they take the file (views stay fresh under load)."""
         if self._lock_fd is None:
             return
         mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
-        while True:
-            try:
-                fcntl.flock(self._lock_fd, mode)
-                return
-            except BlockingIOError:
+        if shared:
+            fcntl.flock(self._readers_fd, fcntl.LOCK_SH)
+        try:
+            while True:
+                try:
+                    if shared or not self._readers_waiting():
+                        fcntl.flock(self._lock_fd, mode)
+                        return
+                except BlockingIOError:
+                    pass
                 if time.monotonic() > deadline:
                     raise StoreError(f"the history {self.path} stayed locked by another "
                                      f"process for {self.lock_timeout:.0f} s") from None
                 time.sleep(0.001)
+        finally:
+            if shared:
+                fcntl.flock(self._readers_fd, fcntl.LOCK_UN)
+
+    def _readers_waiting(self) -> bool:
+        """Does another process wait to read? (it holds ``<history>.readers`` shared)"""
+        if self._readers_fd is None:
+            return False
+        try:
+            fcntl.flock(self._readers_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(self._readers_fd, fcntl.LOCK_UN)
+        return False
 
     def _unlock_file(self) -> None:
         if self._lock_fd is not None:
