@@ -114,7 +114,9 @@ def populate(path: str, n: int, steps: int) -> dict[str, float]:
                         END AS error,
                    CASE WHEN active AND status <> 'Waiting for Approval' THEN '{owner}'
                         ELSE 'host' || (i % 7) || ':' || (i % 30000) || ':abcdef' END AS owner_id,
-                   coalesce(ended_at, started_at) AS updated_at
+                   coalesce(ended_at, started_at) AS updated_at,
+                   lower(concat_ws(' ', id, workflow, created_by, CAST(params AS VARCHAR)))
+                       AS search
             FROM gen
         """)
         # the owner of the active runs: this (live) process, with a heartbeat far ahead

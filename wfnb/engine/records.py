@@ -70,6 +70,9 @@ class RunRecord:
         row["params"] = dumps(self.params)
         row["progress"] = round(self.progress, 6)
         row["updated_at"] = utcnow()
+        # what the runs table's text filter matches (schema 7); never changes after creation
+        row["search"] = " ".join(x for x in (self.id, self.workflow, self.created_by,
+                                             row["params"]) if x).lower()
         return row
 
     @classmethod

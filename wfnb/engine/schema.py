@@ -141,6 +141,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (workflow, version)
     );
     """,
+    # 7: what the runs table's text filter searches, lowercased once when the run is written
+    # (matching four columns case-insensitively cost ~75 ms a query at a million runs)
+    """
+    ALTER TABLE runs ADD COLUMN search VARCHAR;
+    UPDATE runs SET search = lower(concat_ws(' ', id, workflow, created_by,
+                                             CAST(params AS VARCHAR)));
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
