@@ -189,3 +189,25 @@ def test_a_bad_executor_setting_is_named(factory):
     with pytest.raises(wfnb.ConfigError, match="threads: unknown for kind = 'dask'"):
         factory.open(executor={"kind": "dask", "threads": 4})
     assert factory.open(executor="local").executor.kind == "local"  # the argument wins
+
+
+def test_an_existing_cluster_by_its_address(factory, tmp_path):
+    from distributed import Client, LocalCluster
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+    try:
+        (factory.root / "wfnb.toml").write_text('[workspace]\npaths = ["workflows"]\n')
+        factory.module("remote", STEPS)
+        ws = factory.open(user="tester", executor={"kind": "dask",
+                                                   "address": cluster.scheduler_address})
+        run = ws.run("remote", n=3)
+        with Client(cluster) as client:
+            pids = set(client.run(os.getpid).values())
+        assert run.task("square").result["pid"] in pids
+        assert run.result("total") == 5 and ws.executor.cluster is None  # none of its own
+    finally:
+        for key, executor in list(engine_module._executors.items()):
+            if getattr(executor, "address", None) == cluster.scheduler_address:
+                executor.shutdown()
+                del engine_module._executors[key]
+        cluster.close()
