@@ -194,7 +194,7 @@ def test_a_bad_executor_setting_is_named(factory):
 def test_an_existing_cluster_by_its_address(factory, tmp_path):
     from distributed import Client, LocalCluster
     cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=":0")
     try:
         (factory.root / "wfnb.toml").write_text('[workspace]\npaths = ["workflows"]\n')
         factory.module("remote", STEPS)

@@ -111,7 +111,7 @@ class DaskExecutor(ThreadExecutor):
                     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                         self.cluster = LocalCluster(
                             n_workers=self.workers, threads_per_worker=self.threads_per_worker,
-                            processes=True, dashboard_address=None,
+                            processes=True, dashboard_address=":0",
                             silence_logs=logging.ERROR)
                     self._client = Client(self.cluster)
                 atexit.register(self.shutdown)
