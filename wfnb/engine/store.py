@@ -1,30 +1,22 @@
 """The DuckDB history store, shared by every process that opens the workspace.
 
-DuckDB lets one read-write process hold a file at a time, and several kernels plus the CLI use
-one workspace at once, so no process keeps the file open for long:
+Several kernels plus the CLI use one workspace at once, and DuckDB lets one read-write process
+hold a file at a time, so no process keeps the file for long (how they take turns:
+``sharedfile.py``):
 
-* one **writer thread** per process collects run and task rows and events, and commits them in one short transaction (open, write, close) every ``flush_interval`` or at
-  once when a caller asks for durability (:meth:`Store.flush`);
-* processes take turns on the file through a lock file (``<history>.lock``, ``flock``); a
-  DuckDB lock held by something else is retried with jittered back-off up to ``lock_timeout``;
-* a read-write connection is kept ``linger`` seconds after its last use (at most ``max_hold``
-  in one go), because opening the file costs more than a typical commit;
-* reads open a short read-only connection the same way.
-
-Within a process a single lock serialises connections: DuckDB refuses a read-only and a
-read-write connection to one file from the same process at the same time.
+* one **writer thread** per process collects run and task rows and events, and commits them
+  in one short transaction every ``flush_interval``, or at once when a caller asks for
+  durability (:meth:`Store.flush`);
+* reads use the process's kept connection when there is one, else a short read-only one.
 """
 from __future__ import annotations
 
-import fcntl
 import os
-import random
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import duckdb
 import pandas as pd
@@ -32,6 +24,7 @@ import pandas as pd
 from .errors import StoreError
 from .records import RunRecord, TaskRecord, utcnow
 from .schema import MIGRATIONS, SCHEMA_VERSION
+from .sharedfile import SharedFile
 from .states import RUN_TERMINAL, TASK_TERMINAL
 
 Hook = Callable[[duckdb.DuckDBPyConnection], Callable[[], None] | None]
@@ -41,11 +34,6 @@ def rows_of(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """The rows of an executed query as dicts."""
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-def _is_lock_error(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
 def _keeps_terminal(table: str, terminal) -> str:
@@ -111,7 +99,7 @@ class PerStore:
             return cls._per_store[store.path]
 
 
-class Store:
+class Store(SharedFile):
     """The history file of one workspace, as seen by this process (one instance per file)."""
 
     _instances: dict[str, "Store"] = {}
@@ -119,10 +107,6 @@ class Store:
 
     flush_interval = 0.05     # seconds a queued write may wait for company
     poll_interval = 0.25      # while runs are live here: heartbeat and read requests this often
-    lock_timeout = 30.0       # give up on a file locked by others after this long
-    linger = 0.02             # keep a read-write connection this long after its last use
-    max_hold = 0.2            # ... but give the file up after this long in one go
-    yield_pause = 0.005       # and wait this long before taking it again
 
     @classmethod
     def for_path(cls, path: str | os.PathLike) -> "Store":
@@ -136,7 +120,6 @@ class Store:
     def __init__(self, path: str):
         self.path = path
         self.records_lock = threading.RLock()   # record mutations vs. their serialisation
-        self._db_lock = threading.RLock()       # one DuckDB connection at a time in this process
         self._cond = threading.Condition()
         self._batch = _Batch()
         self._first_pending: float | None = None
@@ -150,160 +133,9 @@ class Store:
         self._pre_flush: list[Callable[[], None]] = []
         self._subscribers: list[Callable[[list[dict]], None]] = []
         self.keepalive = 0                      # > 0 while this process owns live runs
-        self._held: duckdb.DuckDBPyConnection | None = None  # kept read-write connection
-        self._held_since = self._last_use = 0.0
-        self._closer_wake = threading.Event()
-        threading.Thread(target=self._closer_loop, name="wfnb-store-closer",
-                         daemon=True).start()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:  # the turn-taking locks of wfnb processes (see _lock_file)
-            self._lock_fd: int | None = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o666)
-            self._readers_fd: int | None = os.open(f"{path}.readers", os.O_RDWR | os.O_CREAT,
-                                                   0o666)
-        except OSError:  # a read-only folder: DuckDB's own lock still protects the file
-            self._lock_fd = self._readers_fd = None
+        self._init_file(path)
         self._migrate()
-
-    # ---- connections ---------------------------------------------------------------------
-    @contextmanager
-    def connect(self, read_only: bool = False,
-                strict: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection, retried while another process holds the file.
-
-        Opening the file costs ~15 ms (most of it DuckDB starting an instance), more than
-        the work of a typical commit, so a read-write connection is kept for ``linger`` after
-        its last use (the next commit or read of a busy process reuses it) but never longer
-        than ``max_hold`` in one go, so other processes get their turn. Reads use a kept
-        connection when there is one, else a short read-only one. ``strict``: a fresh
-        read-only connection whatever is kept (``ws.sql`` relies on it to refuse writes)."""
-        with self._db_lock:
-            held = self._held
-            if held is not None and (strict or time.monotonic() - self._held_since
-                                     > self.max_hold or self._readers_waiting()):
-                self._drop_held()
-                held = None
-                if not strict:
-                    self._db_lock.release()  # a moment for processes waiting for the file
-                    try:
-                        time.sleep(self.yield_pause)
-                    finally:
-                        self._db_lock.acquire()
-                    held = self._held
-            if held is None and (read_only or strict):
-                con = self._open(True)
-                try:
-                    yield con
-                finally:
-                    self._close(con)
-                return
-            if held is None:
-                held = self._held = self._open(False)
-                self._held_since = time.monotonic()
-            try:
-                yield held
-            except BaseException:
-                self._drop_held()  # a connection in an unknown state is not kept
-                raise
-            finally:
-                self._last_use = time.monotonic()
-                self._closer_wake.set()
-
-    def _drop_held(self) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            try:
-                self._close(held)
-            except duckdb.Error:
-                pass
-
-    def _closer_loop(self) -> None:
-        """Close the kept connection once it has been idle for ``linger``."""
-        while True:
-            self._closer_wake.wait()
-            self._closer_wake.clear()
-            while True:
-                with self._db_lock:
-                    if self._held is None:
-                        break
-                    idle = time.monotonic() - self._last_use
-                    if idle >= self.linger:
-                        self._drop_held()
-                        break
-                time.sleep(self.linger - idle)
-
-    def release(self) -> None:
-        """Give the file up now (before this process opens it by other means)."""
-        with self._db_lock:
-            self._drop_held()
-
-    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + self.lock_timeout
-        self._lock_file(read_only, deadline)
-        delay = 0.002
-        try:
-            while True:
-                try:
-                    return duckdb.connect(self.path, read_only=read_only)
-                except (duckdb.IOException, duckdb.ConnectionException) as exc:
-                    if not _is_lock_error(exc):
-                        raise StoreError(f"cannot open the history {self.path}: {exc}") from exc
-                    if time.monotonic() > deadline:
-                        raise StoreError(f"the history {self.path} stayed locked by another "
-                                         f"process for {self.lock_timeout:.0f} s") from exc
-                # held by a process that does not take the lock file (a DuckDB shell, ...):
-                # jittered back-off, short because holders give the file up often
-                time.sleep(delay * random.uniform(0.5, 1.5))
-                delay = min(delay * 2, 0.025)
-        except BaseException:
-            self._unlock_file()
-            raise
-
-    def _lock_file(self, shared: bool, deadline: float) -> None:
-        """Queue for the file on ``<history>.lock`` (shared for reading): wfnb processes
-        take turns without paying for failed DuckDB opens (~4 ms each) or back-off gaps.
-        Readers go first: a reader holds ``<history>.readers`` (shared) while it waits, and
-        writers let it in before they take the file (views stay fresh under load)."""
-        if self._lock_fd is None:
-            return
-        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
-        if shared:
-            fcntl.flock(self._readers_fd, fcntl.LOCK_SH)
-        try:
-            while True:
-                try:
-                    if shared or not self._readers_waiting():
-                        fcntl.flock(self._lock_fd, mode)
-                        return
-                except BlockingIOError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise StoreError(f"the history {self.path} stayed locked by another "
-                                     f"process for {self.lock_timeout:.0f} s") from None
-                time.sleep(0.001)
-        finally:
-            if shared:
-                fcntl.flock(self._readers_fd, fcntl.LOCK_UN)
-
-    def _readers_waiting(self) -> bool:
-        """Does another process wait to read? (it holds ``<history>.readers`` shared)"""
-        if self._readers_fd is None:
-            return False
-        try:
-            fcntl.flock(self._readers_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(self._readers_fd, fcntl.LOCK_UN)
-        return False
-
-    def _unlock_file(self) -> None:
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-
-    def _close(self, con: duckdb.DuckDBPyConnection) -> None:
-        try:
-            con.close()
-        finally:
-            self._unlock_file()
 
     def _migrate(self) -> None:
         with self.connect() as con:
