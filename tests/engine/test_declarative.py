@@ -223,3 +223,37 @@ def test_a_declared_notebook_step_gets_params_upstream_results_and_its_parameter
     assert run.status == "Completed", run.error
     assert run.result("report") == {"total": 21, "region": "US"}  # parameters win over rows
     assert (examples / run.task("report").notebook).is_file()
+
+
+def test_every_saved_edit_is_a_new_kept_version_even_of_a_title(declared, factory):
+    ws = factory.open(user="root")
+    before = ws.workflow("weekly").version
+    saved = ws.save_workflow("weekly", {"workflow": {"title": "Weekly, renamed"},
+                                        "steps": {"count": {"description": "rows"}}})
+    assert saved.version != before and saved.title == "Weekly, renamed"
+    assert [v["version"] for v in ws.workflow_versions("weekly")] == [saved.version, before]
+    assert 'title = "Weekly, renamed"' in ws.workflow_source("weekly", saved.version)
+
+
+def test_edited_code_keeps_its_lines_so_problems_name_the_right_one(factory):
+    path = factory.root / "workflows" / "cells.wfnb.toml"
+    path.write_text('[[steps]]\nname = "a"\ncode = "x = 1"\n')
+    ws = factory.open(user="root")
+    ws.save_workflow("cells", {"steps": {"a": {"code": "x = 1\ny = x + 1\n"}}})
+    assert 'code = """x = 1\ny = x + 1\n"""' in path.read_text()  # lines stay lines
+    with pytest.raises(DeclarationError) as caught:
+        ws.save_workflow("cells", {"steps": {"a": {"code": "x = 1\ny = (\n"}}})
+    field, line, message = caught.value.problems[0]
+    assert (field, line) == ("steps.a.code", 4) and "never closed" in message  # y = ( is line 4
+
+
+def test_a_changed_helper_of_a_called_module_is_picked_up(factory):
+    factory.module("shop", "import shop_helpers\n\ndef extract():\n"
+                           "    return shop_helpers.clean()\n")
+    factory.module("shop_helpers", "def clean():\n    return 'old'\n")
+    (factory.root / "workflows" / "shop.wfnb.toml").write_text(
+        '[[steps]]\nname = "extract"\ncall = "shop:extract"\n')
+    ws = factory.open(user="root")
+    assert ws.run("shop").result("extract") == "old"
+    factory.module("shop_helpers", "def clean():\n    return 'new'\n\n# changed\n")
+    assert ws.run("shop").result("extract") == "new"

@@ -9,10 +9,12 @@ every version a run ran, is kept in the history (``workflow_versions``) with its
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import re
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _save_lock = threading.Lock()
 _remembered: set[tuple[str, str, str]] = set()   # (history, workflow, version) stored
+
+
+@contextmanager
+def _file_lock(path: Path):
+    """An exclusive lock on ``.<file>.lock`` next to the declared file, across processes."""
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 class EditConflict(WfnbError):
@@ -60,7 +73,7 @@ class WorkflowEdits:
         wf = self._declared(workflow)
         self._require("UPDATE_WORKFLOW", f"edit workflow {wf.name!r}")
         path = Path(wf.declaration["path"])
-        with _save_lock:
+        with _save_lock, _file_lock(path):  # this process's threads, and other processes
             wf = self._workflow(wf.name)  # the file as it is now
             if base_version is not None and base_version != wf.version:
                 raise EditConflict(f"{path}: workflow {wf.name!r} changed since it was opened "
@@ -70,6 +83,9 @@ class WorkflowEdits:
             if text == wf.declaration["text"]:
                 return wf
             self._remember_version(wf)  # the version being replaced, if never run
+            if path.read_text(encoding="utf-8") != wf.declaration["text"]:  # edited by hand
+                raise EditConflict(f"{path}: the file changed while the edit was checked; "
+                                   "reopen it and edit again")
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)  # readers see the old file or the new one, never half
@@ -177,6 +193,9 @@ def _set(table, values: dict, field: str, allowed: tuple) -> None:
         if value is None or value == "" or value == []:
             if key in table:
                 del table[key]
+        elif isinstance(value, str) and "\n" in value:  # code keeps its lines (and line numbers)
+            import tomlkit
+            table[key] = tomlkit.string(value, multiline=True)
         else:
             table[key] = value
 

@@ -34,7 +34,7 @@ def resolve(target: Any, folder: Path):
     return value
 
 
-_stamps: dict[str, int | None] = {}
+_stamps: dict[str, int | None] = {}   # module name -> its file's mtime when imported here
 
 
 def _mtime(module) -> int | None:
@@ -44,24 +44,41 @@ def _mtime(module) -> int | None:
         return None
 
 
+def _under(module, folder: str) -> bool:
+    """A module imported from ``folder`` by name (not one the loader keeps as a workflow
+    module, ``wfnb_workflows_*``: those are the loader's to reload)."""
+    if getattr(module, "__name__", "").startswith("wfnb_workflows_"):
+        return False
+    file = getattr(module, "__file__", None)
+    return bool(file) and os.path.abspath(file).startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def _import_fresh(name: str, folder: str):
-    """The module ``name`` as found next to the declaring file first: imported again when its
-    file changed since (the loader reloads a declared workflow when a file in its folder
-    changes, and so its callables), or when a same-named module from elsewhere is cached."""
+    """The module ``name`` as found next to the declaring file first. When any module of that
+    folder changed since it was imported here (the named one, or a helper it imports), all of
+    them are imported again; so is a same-named module cached from elsewhere."""
     if folder in sys.path:
         sys.path.remove(folder)
     sys.path.insert(0, folder)  # like a DAGs folder: the declaring file's neighbours first
     top = name.split(".")[0]
     local = importlib.machinery.PathFinder.find_spec(top, [folder])
+    stale: set[str] = set()
     cached = sys.modules.get(name)
-    if cached is not None:
-        elsewhere = local is not None and getattr(sys.modules.get(top), "__file__", None) \
-            != local.origin
-        changed = name in _stamps and _stamps[name] != _mtime(cached)
-        if elsewhere or changed:
-            for key in [k for k in sys.modules if k == top or k.startswith(top + ".")]:
-                del sys.modules[key]
-            importlib.invalidate_caches()
+    other = getattr(sys.modules.get(top), "__file__", None)
+    if cached is not None and local is not None and other and other != local.origin:
+        # a same-named module of another folder (another workspace): it and its neighbours
+        other_folder = os.path.dirname(os.path.abspath(other))
+        stale |= {k for k, m in list(sys.modules.items())
+                  if k == top or k.startswith(top + ".") or _under(m, other_folder)}
+    ours = {k: m for k, m in list(sys.modules.items()) if _under(m, folder)}
+    if any(_stamps.get(k, _mtime(m)) != _mtime(m) for k, m in ours.items()):
+        stale |= set(ours)  # a helper changed: its importers hold the old one, so all go
+    if stale:
+        for key in stale:
+            sys.modules.pop(key, None)
+        importlib.invalidate_caches()
     module = importlib.import_module(name)
-    _stamps[name] = _mtime(module)
+    for key, mod in list(sys.modules.items()):
+        if _under(mod, folder) and key not in _stamps or key in stale or key == name:
+            _stamps[key] = _mtime(mod)
     return module

@@ -54,6 +54,9 @@ def _import(file: Path, root: Path) -> list[Workflow]:
             if str(file) not in str(exc):
                 exc.args = (f"{exc} (in {file})",)
             raise
+    folder = str(file.parent.resolve())
+    if folder not in sys.path:  # its neighbours are importable, as in an Airflow DAGs folder
+        sys.path.insert(0, folder)
     name = module_name(file, root)
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]

@@ -357,6 +357,8 @@ class Workflow:
         if "version" not in self._graph:
             doc = {"name": self.name, "params": [p.to_dict() for p in self.params],
                    "steps": [s.fingerprint() for s in self.steps.values()]}
+            if self.declaration is not None:  # every edit of the file is a version
+                doc["declared"] = hashlib.sha256(self.declaration["text"].encode()).hexdigest()
             self._graph["version"] = hashlib.sha256(
                 json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:12]
         return self._graph["version"]
