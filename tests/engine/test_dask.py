@@ -211,3 +211,16 @@ def test_an_existing_cluster_by_its_address(factory, tmp_path):
                 executor.shutdown()
                 del engine_module._executors[key]
         cluster.close()
+
+
+def test_a_declared_step_whose_module_imports_a_workspace_helper(dws):
+    (dws.root / "workflows" / "shop.py").write_text(
+        "import shop_helpers\n\ndef extract():\n    return shop_helpers.clean()\n")
+    (dws.root / "workflows" / "shop_helpers.py").write_text(
+        "import os\n\ndef clean():\n    return ['clean', os.getpid()]\n")
+    (dws.root / "workflows" / "shop.wfnb.toml").write_text(
+        '[[steps]]\nname = "extract"\ncall = "shop:extract"\nretries = 2\n')
+    run = dws.run("shop")
+    assert run.status == "Completed", run.error
+    word, pid = run.result("extract")
+    assert word == "clean" and pid != os.getpid() and len(run.tasks) == 2  # no retries

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -92,7 +93,7 @@ class DaskExecutor(ThreadExecutor):
         self.cluster = None
         self._client = None
         self._client_lock = threading.Lock()
-        self._by_value: set[str] = set()
+        self._checked: dict[str, Any] = {}  # module name -> the module object looked at
 
     @property
     def client(self):
@@ -155,9 +156,12 @@ class DaskExecutor(ThreadExecutor):
                         Event(key, client=client).set()
                         raise InfrastructureError("stopped: the run was cancelled or the step "
                                                   "timed out") from None
-                except Exception as exc:  # KilledWorker, a lost connection ...
-                    raise WorkerLost(f"the Dask worker running step {step.name!r} was lost "
-                                     f"({type(exc).__name__}: {exc})") from None
+                except Exception as exc:
+                    if _lost(exc):  # the worker died or the cluster went away: retryable
+                        raise WorkerLost(f"the Dask worker running step {step.name!r} was "
+                                         f"lost ({type(exc).__name__}: {exc})") from None
+                    raise RemoteStepError(f"{type(exc).__name__}: {exc}", "",
+                                          infrastructure=True) from None
         finally:
             future.release()
         if log:
@@ -173,19 +177,29 @@ class DaskExecutor(ThreadExecutor):
         raise RemoteStepError(outcome[1], outcome[2], infrastructure=outcome[0] == "infra")
 
     def _ship_by_value(self, fn, root: Path) -> None:
-        """Modules of the workspace (workflow files, helpers next to declared workflows) are
-        not importable on a worker: their functions travel by value."""
-        module = sys.modules.get(getattr(fn, "__module__", None) or "")
-        file = getattr(module, "__file__", None)
-        if module is None or not file or module.__name__ in self._by_value:
-            return
-        try:
-            Path(file).resolve().relative_to(Path(root).resolve())
-        except ValueError:
-            return  # an installed package: importable on the worker by name
+        """Modules of the workspace (workflow files, helpers next to declared workflows, and
+        what they import from the workspace) are not importable on a worker: their
+        functions travel by value. Installed packages are imported there by name."""
         import cloudpickle
-        cloudpickle.register_pickle_by_value(module)
-        self._by_value.add(module.__name__)
+        prefix = os.path.abspath(root).rstrip(os.sep) + os.sep
+        installed = os.path.abspath(sys.prefix).rstrip(os.sep) + os.sep
+        for name, module in list(sys.modules.items()):
+            if self._checked.get(name) is module:
+                continue  # this very module object was looked at before
+            self._checked[name] = module
+            file = getattr(module, "__file__", None)
+            path = os.path.abspath(file) if file else ""
+            if path.startswith(prefix) and "site-packages" not in path \
+                    and not path.startswith(installed):  # a venv inside the workspace
+                cloudpickle.register_pickle_by_value(module)
+
+
+def _lost(exc: BaseException) -> bool:
+    """Did the worker (or the way to it) go away, as opposed to the step going wrong?"""
+    from distributed import CancelledError
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+    return isinstance(exc, (KilledWorker, CommClosedError, CancelledError, OSError))
 
 
 def _code_files(fn) -> dict[str, str]:
@@ -226,7 +240,11 @@ def _remote(payload: bytes, key: str):
     from .context import RunContext
     from .steps import STEP_KINDS
 
-    step, values, info = cloudpickle.loads(payload)
+    try:
+        step, values, info = cloudpickle.loads(payload)
+    except Exception as exc:  # noqa: BLE001 - e.g. a module the worker cannot import
+        return (("error", f"the step could not be unpacked on the worker: "
+                 f"{type(exc).__name__}: {exc}", traceback.format_exc()), "", None)
     cancel, done = threading.Event(), threading.Event()
     event = Event(key, client=get_client())
 
