@@ -113,3 +113,14 @@ def test_python_workflows_and_users_without_update_workflow_get_a_read_only_edit
     assert plain.settings["steps"]["a"]["call"].endswith(":a")
     assert not plain.save({"steps": {"a": {"retries": 1}}})
     assert "defined in Python" in plain.message
+
+
+def test_a_single_after_string_is_shown_as_one_edge(factory):
+    factory.module("lib", __import__("tests.conftest", fromlist=["LIB"]).LIB)
+    (factory.root / "workflows" / "one.wfnb.toml").write_text(
+        '[[params]]\nname = "region"\ndefault = "north"\n\n'
+        '[[steps]]\nname = "extract"\ncall = "lib:extract"\n\n'
+        '[[steps]]\nname = "count"\ncall = "lib:count"\nafter = "extract"\n')
+    editor = factory.open(user="root").editor("one").view
+    assert editor.settings["steps"]["count"]["after"] == ["extract"]
+    assert ["extract", "count"] in editor.graph["edges"]

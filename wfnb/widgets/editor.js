@@ -20,7 +20,7 @@ function render({ model, el }) {
   const root = h("div", { class: "wfnb-panel wfnb-editor" });
   el.append(root);
   let draft = { workflow: {}, params: {}, steps: {} };
-  let version = null;
+  let version = null, base = null, stale = false;  // base: the version the draft was made on
 
   const pending = () => Object.keys(draft.workflow).length +
     [...Object.values(draft.params), ...Object.values(draft.steps)].reduce((n, o) => n + Object.keys(o).length, 0);
@@ -81,7 +81,7 @@ function render({ model, el }) {
     let control;
     if (key === "after") {
       const others = Object.keys(model.get("settings").steps).filter((s) => s !== name);
-      const chosen = new Set(v || []);
+      const chosen = new Set(Array.isArray(v) ? v : v ? [v] : []);
       control = h("span", { class: "wfnb-after" }, others.map((o) => h("label", {},
         h("input", { type: "checkbox", name: `after-${o}`, checked: chosen.has(o), disabled: !editable,
           onchange: (e) => { e.target.checked ? chosen.add(o) : chosen.delete(o); edit(section, name, key, others.filter((x) => chosen.has(x))); } }),
@@ -189,7 +189,14 @@ function render({ model, el }) {
 
   function paint() {
     const info = model.get("workflow");
-    if (version !== info.version) { draft = { workflow: {}, params: {}, steps: {} }; version = info.version; }
+    if (version !== info.version) {
+      // saved here: the draft is in the file now; saved elsewhere: keep the draft (Save will
+      // report the conflict instead of overwriting the other save) and say so
+      if (pending() && !String(model.get("message")).startsWith("Saved version"))
+        stale = true;
+      else { draft = { workflow: {}, params: {}, steps: {} }; stale = false; base = info.version; }
+      version = info.version;
+    }
     const editable = !!info.editable, sel = model.get("selected"), n = pending();
     const problems = model.get("problems");
     fill(root,
@@ -198,11 +205,12 @@ function render({ model, el }) {
         editable ? [
           h("span", { class: "wfnb-pending" }, n ? `${n} unsaved change${n > 1 ? "s" : ""}` : ""),
           h("button", { class: "wfnb-btn wfnb-validate", disabled: !n, onclick: () => model.send({ action: "check", changes: draft }) }, "Validate"),
-          h("button", { class: "wfnb-btn wfnb-primary wfnb-save", disabled: !n, onclick: () => model.send({ action: "save", changes: draft }) }, "Save"),
-          h("button", { class: "wfnb-btn wfnb-discard", disabled: !n, onclick: () => { draft = { workflow: {}, params: {}, steps: {} }; model.set("problems", []); model.save_changes(); draw(); } }, "Discard"),
+          h("button", { class: "wfnb-btn wfnb-primary wfnb-save", disabled: !n, onclick: () => model.send({ action: "save", changes: draft, base_version: base }) }, "Save"),
+          h("button", { class: "wfnb-btn wfnb-discard", disabled: !n, onclick: () => { draft = { workflow: {}, params: {}, steps: {} }; stale = false; base = version; model.set("problems", []); model.save_changes(); draw(); } }, "Discard"),
         ] : h("span", { class: "wfnb-readonly wfnb-muted" }, info.declared ? "read-only: editing needs UPDATE_WORKFLOW" : "read-only: defined in Python"),
         h("button", { class: "wfnb-btn wfnb-close", onclick: () => model.send({ action: "close" }) }, "Close")),
       h("div", { class: "wfnb-muted wfnb-source" }, info.source),
+      stale ? h("div", { class: "wfnb-error wfnb-stale" }, "The workflow was saved elsewhere since you started these changes: Discard them, or Save to see the conflict.") : null,
       model.get("message") ? h("div", { class: problems.length ? "wfnb-error wfnb-message" : "wfnb-message" }, model.get("message")) : null,
       problems.length ? h("ul", { class: "wfnb-problems" }, problems.map((p) =>
         h("li", { class: "wfnb-error" }, h("code", {}, p.field), p.line ? ` (line ${p.line})` : "", `: ${p.message}`))) : null,

@@ -59,8 +59,9 @@ def settings(wf: Workflow) -> dict:
     step and param, as form values."""
     doc = wf.declaration["doc"] if wf.declaration else None
     if doc is not None:
-        steps = {s["name"]: {k: _text(v) for k, v in s.items() if k != "name"}
-                 for s in doc.get("steps", [])}
+        steps = {s["name"]: {k: [v] if k in ("after", "approvers") and isinstance(v, str)
+                             else _text(v) for k, v in s.items() if k != "name"}
+                 for s in doc.get("steps", [])}  # a lone "after" string is a list of one
     else:
         steps = {}
         for s in wf.steps.values():
@@ -175,12 +176,14 @@ class Editor(Live, anywidget.AnyWidget):
         self.message = f"Valid: saving makes version {new.version}."
         return True
 
-    def save(self, changes: dict) -> bool:
+    def save(self, changes: dict, base_version: str | None = None) -> bool:
         """Save ``changes`` as a new version (UPDATE_WORKFLOW); an invalid change is shown
-        and nothing is written."""
+        and nothing is written. ``base_version``: the version the draft was made on (default:
+        the one shown); a newer file is an EditConflict, never overwritten."""
         try:
-            saved = self._ws.save_workflow(self._name, _normalise(changes),
-                                           base_version=self.workflow.get("version"))
+            saved = self._ws.save_workflow(
+                self._name, _normalise(changes),
+                base_version=base_version or self.workflow.get("version"))
         except DeclarationError as exc:
             self._problems(exc, "Not saved")
             return False
@@ -253,7 +256,7 @@ class Editor(Live, anywidget.AnyWidget):
             if action == "check":
                 self.check(content.get("changes") or {})
             elif action == "save":
-                self.save(content.get("changes") or {})
+                self.save(content.get("changes") or {}, content.get("base_version"))
             elif action == "test":
                 self.run_test(content.get("values"))
             elif action == "test_step":
