@@ -262,7 +262,7 @@ def main() -> None:
             ("runs table page, status filter",
              lambda i: ws.search_runs(status="Failed", limit=25, offset=25)),
             ("runs table page, text filter",
-             lambda i: ws.search_runs(text="customer", limit=25)),
+             lambda i: ws.search_runs(text="customer", limit=25, count_limit=10_000)),
             ("gallery: ws.last_runs()", lambda i: ws.last_runs()),
             ("Store.connect(read_only=True) open+close", con_ro),
             ("Store.transact: open+insert event+close", lambda i: ws.store.transact(write_event)),

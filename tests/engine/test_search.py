@@ -36,3 +36,22 @@ def test_a_history_from_before_the_search_column_is_migrated(ws):
     wfnb.engine.store.Store._instances.clear()  # as a new process would see it
     again = wfnb.open(ws.root, user="tester")
     assert {r.id for r in again.search_runs(text="eu", limit=5)[0]} == {eu.id}
+
+
+def test_a_text_count_can_stop_at_a_limit_and_a_short_page_needs_no_count(ws, monkeypatch):
+    for day in range(1, 6):
+        ws.run("daily_sales", date=f"2026-11-0{day}")
+    assert ws.search_runs(text="daily", limit=10)[1] == 5           # the last page counts itself
+    assert ws.search_runs(text="daily", limit=2)[1] == 5            # exact without a limit
+    assert ws.search_runs(text="daily", limit=2, count_limit=3)[1] == 4  # 4 = "more than 3"
+    assert ws.search_runs(text="daily", limit=2, count_limit=10)[1] == 5
+    assert ws.search_runs(text="daily", limit=2, offset=4)[1] == 5
+    assert ws.search_runs(text="daily", limit=2, offset=10)[1] == 5  # past the end: counted
+
+    from wfnb.widgets import runs_table
+    monkeypatch.setattr(runs_table, "COUNT_LIMIT", 3)
+    table = ws.runs_table().view
+    table.text = "daily"
+    assert (table.total, table.more) == (3, True)   # shown as "3+"
+    table.text = "2026-11-01"
+    assert (table.total, table.more) == (1, False)

@@ -63,9 +63,12 @@ class HistoryReads:
 
     def search_runs(self, workflow: str | None = None, status: str | None = None,
                     trigger: str | None = None, text: str | None = None, limit: int = 50,
-                    offset: int = 0) -> tuple[list[Run], int]:
+                    offset: int = 0, count_limit: int | None = None) -> tuple[list[Run], int]:
         """One page of runs (newest first) and how many match in all; ``text`` matches the
-        id, workflow, user or arguments. For tables that page through a long history."""
+        id, workflow, user or arguments. For tables that page through a long history.
+        ``count_limit``: count text matches only up to this many; a total of
+        ``count_limit + 1`` then means "more than ``count_limit``" (a text filter's exact
+        count is a scan of every run's text; the runs table shows "10,000+")."""
         self._require("VIEW_RUNS", "list runs")
         where, args = [], []
         for column, value in (("workflow", workflow), ("trigger", trigger)):
@@ -81,9 +84,15 @@ class HistoryReads:
             where.append("contains(search, ?)")
             args.append(text.lower())
         clause = f"WHERE {' AND '.join(where)}" if where else ""
+        count = f"SELECT count(*) FROM runs {clause}"
+        if text and count_limit is not None:
+            count = f"SELECT count(*) FROM (SELECT 1 FROM runs {clause} LIMIT {int(count_limit) + 1})"
         with self.store.connect(read_only=True) as con:
             rows = rows_of(con.execute(_page_sql(clause, int(limit), int(offset)), args))
-            total = con.execute(f"SELECT count(*) FROM runs {clause}", args).fetchone()[0]
+            if rows and len(rows) < int(limit) or not rows and not offset:
+                total = int(offset) + len(rows)  # the last page: no need to count
+            else:
+                total = con.execute(count, args).fetchone()[0]
         return [self._handle(RunRecord.from_row(r)) for r in rows], int(total)
 
     def last_runs(self) -> dict[str, dict]:

@@ -41,10 +41,10 @@ function render({ model, el }) {
       rows.length ? null : h("div", { class: "wfnb-muted" }, "No runs match."),
       h("div", { class: "wfnb-pager" },
         h("button", { class: "wfnb-btn", disabled: page <= 0, onclick: () => set("page", page - 1) }, "‹ Newer"),
-        h("span", {}, ` ${total ? page * size + 1 : 0}–${Math.min(total, (page + 1) * size)} of ${total} `),
+        h("span", { class: "wfnb-count" }, ` ${total ? page * size + 1 : 0}–${Math.min(total, (page + 1) * size)} of ${total.toLocaleString("en")}${model.get("more") ? "+" : ""} `),
         h("button", { class: "wfnb-btn", disabled: page >= last, onclick: () => set("page", page + 1) }, "Older ›")));
   }
-  for (const name of ["rows", "total", "page", "error", "workflows", "status", "workflow", "text", "trigger"]) model.on(`change:${name}`, draw);
+  for (const name of ["rows", "total", "more", "page", "error", "workflows", "status", "workflow", "text", "trigger"]) model.on(`change:${name}`, draw);
   draw();
 }
 

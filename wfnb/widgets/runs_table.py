@@ -19,6 +19,9 @@ def _iso(value) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value is not None else None
 
 
+COUNT_LIMIT = 10_000  # a text filter's matches are counted up to this many ("10,000+")
+
+
 class RunsTable(Live, anywidget.AnyWidget):
     _esm = esm("runs_table")
     _css = css("runs_table")
@@ -34,6 +37,7 @@ class RunsTable(Live, anywidget.AnyWidget):
     workflows = traitlets.List([]).tag(sync=True)
     scoped = traitlets.Bool(False).tag(sync=True)  # fixed to one workflow
     error = traitlets.Unicode("").tag(sync=True)
+    more = traitlets.Bool(False).tag(sync=True)   # a text filter matched over COUNT_LIMIT
 
     def __init__(self, ws, workflow: str | None = None, on_intent=None, **kw):
         super().__init__(**kw)
@@ -58,16 +62,17 @@ class RunsTable(Live, anywidget.AnyWidget):
             runs, total = self._ws.search_runs(
                 workflow=self.workflow or None, status=self.status or None,
                 trigger=self.trigger or None, text=self.text or None, limit=self.page_size,
-                offset=self.page * self.page_size)
+                offset=self.page * self.page_size, count_limit=COUNT_LIMIT)
         except Exception as exc:
-            return {"error": str(exc), "rows": [], "total": 0}
+            return {"error": str(exc), "rows": [], "total": 0, "more": False}
         rows = [{"id": r.id, "workflow": r.workflow, "status": r.status,
                  "progress": round(r.progress, 4), "created_by": r.created_by,
                  "started": _iso(r.started_at or r.created_at),
                  "duration": round(r.duration, 3) if r.duration is not None else None,
                  "trigger": r.trigger, "active": RunStatus(r.status) not in RUN_TERMINAL}
                 for r in runs]
-        return {"rows": rows, "total": total, "error": ""}
+        more = bool(self.text) and total > COUNT_LIMIT
+        return {"rows": rows, "total": min(total, COUNT_LIMIT), "more": more, "error": ""}
 
     def _message(self, _widget, content: dict, _buffers) -> None:
         if self._on_intent is not None:
