@@ -257,3 +257,44 @@ def test_a_changed_helper_of_a_called_module_is_picked_up(factory):
     assert ws.run("shop").result("extract") == "old"
     factory.module("shop_helpers", "def clean():\n    return 'new'\n\n# changed\n")
     assert ws.run("shop").result("extract") == "new"
+
+
+@pytest.mark.slow
+def test_two_processes_saving_the_same_version_at_once_never_both_win(declared, factory):
+    """Both check the version they started from, then wait for the history (held by a third
+    process): only one may replace the file, the other must get EditConflict."""
+    import subprocess
+    import sys
+    ws = factory.open(user="root")
+    base, history = ws.workflow("weekly").version, str(ws.store.path)
+    ws.store.release()
+    go = factory.root / "go"
+    script = textwrap.dedent(f'''
+        import os, sys, time, wfnb
+        from wfnb.engine.editing import EditConflict
+        ws = wfnb.open({str(factory.root)!r}, user="root")
+        ws.store.release()
+        open({str(factory.root)!r} + "/ready-" + sys.argv[1], "w").close()
+        while not os.path.exists({str(go)!r}):
+            time.sleep(0.001)
+        try:
+            ws.save_workflow("weekly", {{"steps": {{"count": {{"retries": int(sys.argv[1])}}}}}},
+                             base_version={base!r})
+            print("saved")
+        except EditConflict:
+            print("conflict")
+    ''')
+    savers = [subprocess.Popen([sys.executable, "-c", script, str(n)], stdout=subprocess.PIPE,
+                               text=True) for n in (3, 4)]
+    poll(lambda: all((factory.root / f"ready-{n}").exists() for n in (3, 4)), timeout=60,
+         what="both savers to open the workspace")
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
+                               f"c = duckdb.connect({history!r}); print('held', flush=True); "
+                               "time.sleep(1.5)"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    go.write_text("go")
+    outcomes = [p.communicate(timeout=60)[0].strip() for p in savers]
+    holder.wait(30)
+    assert sorted(outcomes) == ["conflict", "saved"], outcomes
+    winner = 3 if outcomes[0] == "saved" else 4
+    assert f"retries = {winner}" in declared.read_text()
