@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.conftest import cli_env, poll
+from tests.conftest import TEAM_ROLES, cli_env, poll
 from wfnb.cli import main
 
 
@@ -189,3 +189,28 @@ def test_wfnb_lab_serves_the_gallery_notebook_of_the_workspace(ws, tmp_path):
         proc.terminate()
         proc.wait(30)
     assert poll(lambda: answers() is None, timeout=30, what="the server to stop with wfnb lab")
+
+
+def test_a_user_without_view_details_is_not_shown_the_tasks_of_their_run(factory):
+    (factory.root / "wfnb.toml").write_text(TEAM_ROLES.replace(
+        "[users]", 'starter = ["LIST_WORKFLOWS", "RUN_WORKFLOW"]\n\n[users]')
+        + 'stan = ["starter"]\n')
+    factory.module("expense", """
+        from wfnb import Workflow
+        wf = Workflow("expense")
+        wf.step(lambda: 5, name="check")
+        wf.approval("sign_off", after=["check"])
+    """)
+
+    def wfnb_run(user, *extra):
+        return subprocess.run([sys.executable, "-m", "wfnb", "run", "expense", *extra,
+                               "--workspace", str(factory.root)], env=cli_env(WFNB_USER=user),
+                              capture_output=True, text=True, timeout=120)
+    out = wfnb_run("stan")
+    assert out.returncode == 1, out.stderr
+    assert "is Waiting for Approval; nothing runs meanwhile" in out.stdout
+    assert "sign_off" not in out.stdout and "check" not in out.stdout
+    shown = json.loads(wfnb_run("stan", "--json").stdout)
+    assert shown["status"] == "Waiting for Approval" and "tasks" not in shown
+    shown = json.loads(wfnb_run("ana", "--json").stdout)  # ana has VIEW_DETAILS
+    assert [t["step"] for t in shown["tasks"]] == ["Start", "check", "sign_off"]

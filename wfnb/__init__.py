@@ -18,10 +18,11 @@ _EXPORTS = {
     "Param": "wfnb.engine.params", "Run": "wfnb.engine.run",
     "TaskRecord": "wfnb.engine.records", "RunStatus": "wfnb.engine.states",
     "TaskStatus": "wfnb.engine.states", "LoadError": "wfnb.engine.loader",
+    "WorkflowProblem": "wfnb.engine.loader",
     "PermissionDenied": "wfnb.engine.auth", "DecisionError": "wfnb.engine.approvals",
     **{name: "wfnb.engine.errors" for name in (
         "WfnbError", "WorkflowError", "ParamError", "ConfigError", "NotFound", "StoreError",
-        "SqlError", "StateError")},
+        "SqlError", "StateError", "BrokenWorkflowError")},
 }
 
 __all__ = ["output", "__version__", *_EXPORTS]
@@ -44,9 +45,9 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .engine.approvals import DecisionError
     from .engine.auth import PermissionDenied
-    from .engine.errors import (ConfigError, NotFound, ParamError, SqlError, StateError,
-                                StoreError, WfnbError, WorkflowError)
-    from .engine.loader import LoadError
+    from .engine.errors import (BrokenWorkflowError, ConfigError, NotFound, ParamError,
+                                SqlError, StateError, StoreError, WfnbError, WorkflowError)
+    from .engine.loader import LoadError, WorkflowProblem
     from .engine.model import Step, Workflow
     from .engine.params import Param
     from .engine.records import TaskRecord

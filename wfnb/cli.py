@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import wfnb
 from wfnb.cli_output import (UsageError, parse_params, as_json, finish, fmt, follow, table,
                              task_dict)
+from wfnb.engine.arguments import rerun_arguments
 from wfnb.engine.errors import StoreError, WfnbError
 from wfnb.cli_schedules import cmd_scheduler, cmd_schedules
 from wfnb.lab import cmd_lab
@@ -26,17 +27,20 @@ EXIT_OK, EXIT_RUN_NOT_COMPLETED, EXIT_BAD_INPUT = 0, 1, 2
 
 # ---- output helpers ------------------------------------------------------------------------
 # ---- commands ------------------------------------------------------------------------------
-def _start_detached(ws: wfnb.Workspace, args, name: str, params: dict, trigger: str,
+def _start_detached(ws: wfnb.Workspace, args, name: str, given: dict[str, str],
                     parent: str | None) -> int:
-    """--no-wait: the run goes on in its own process, which owns it until it ends."""
+    """--no-wait: the run goes on in its own process, which owns it until it ends. The child
+    gets the -p text as given; a rerun's child reads its parent's arguments from the history
+    itself (--rerun-of), so they never pass through text (nor show on a command line)."""
+    params = rerun_arguments(ws, parent, given)[1] if parent else given
     ws.validate(name, **params)  # exit 2 before anything starts
     run_id = ws.new_run_id()
     logs = ws.root / ".wfnb" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "wfnb", "_execute", name, "--workspace", str(ws.root),
-               "--run-id", run_id, "--trigger", trigger]
-    command += ["--parent", parent] if parent else []
-    for key, value in params.items():
+               "--run-id", run_id, "--trigger", "rerun" if parent else "manual"]
+    command += ["--rerun-of", parent] if parent else []
+    for key, value in given.items():
         command += ["-p", f"{key}={value}"]
     with open(logs / f"{run_id}.log", "wb") as log:
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
@@ -61,17 +65,20 @@ def _start_detached(ws: wfnb.Workspace, args, name: str, params: dict, trigger: 
     return EXIT_RUN_NOT_COMPLETED
 
 
-def _launch(ws: wfnb.Workspace, args, workflow: str, params: dict, trigger: str = "manual",
+def _launch(ws: wfnb.Workspace, args, workflow: str, given: dict[str, str],
             parent: str | None = None) -> int:
-    """Start a run, then follow it to its end (or, with --no-wait, leave it to a child)."""
+    """Start a run of ``workflow`` with the -p text ``given`` (with ``parent``: a rerun of it,
+    its arguments updated by ``given``), then follow it to its end (or, with --no-wait, leave
+    it to a child)."""
     if args.no_wait:
-        return _start_detached(ws, args, workflow, params, trigger, parent)
-    run = ws.submit(workflow, params, trigger=trigger, parent_id=parent)
+        return _start_detached(ws, args, workflow, given, parent)
+    run = ws.rerun(parent, **given) if parent else ws.submit(workflow, given)
     if not args.json:
         origin = f" (rerun of {parent})" if parent else ""
         print(f"run {run.id} of {run.workflow} started{origin}", flush=True)
-    follow(ws, run, quiet=args.json)
-    return finish(run, args)
+    # a user without VIEW_DETAILS follows the run without its tasks (they would be refused)
+    follow(ws, run, quiet=args.json or not ws.can("VIEW_DETAILS"))
+    return finish(ws, run, args)
 
 
 def cmd_run(ws: wfnb.Workspace, args) -> int:
@@ -80,8 +87,7 @@ def cmd_run(ws: wfnb.Workspace, args) -> int:
 
 def cmd_rerun(ws: wfnb.Workspace, args) -> int:
     parent = ws.get_run(args.run_id)
-    return _launch(ws, args, parent.workflow, {**parent.params, **parse_params(args.param)},
-                   "rerun", parent.id)
+    return _launch(ws, args, parent.workflow, parse_params(args.param), parent.id)
 
 
 def _decision(ws: wfnb.Workspace, args, kind: str) -> int:
@@ -98,8 +104,8 @@ def _decision(ws: wfnb.Workspace, args, kind: str) -> int:
             print(as_json({"id": run.id, "decision": kind, "carried_on": "by its owner"}))
         return EXIT_OK
     say("carrying the run on in this process until it ends or waits again")
-    follow(ws, run, quiet=args.json)
-    code = finish(run, args)
+    follow(ws, run, quiet=args.json or not ws.can("VIEW_DETAILS"))
+    code = finish(ws, run, args)
     return EXIT_OK if run.status in ("Completed", "Waiting for Approval", "Rejected") else code
 
 
@@ -144,14 +150,17 @@ def cmd_resume(ws: wfnb.Workspace, args) -> int:
         print(f"run {args.run_id} is carried on elsewhere (or has ended)")
         return EXIT_OK
     follow(ws, run, quiet=True)
-    return finish(run, args)
+    return finish(ws, run, args)
 
 
 def cmd_execute(ws: wfnb.Workspace, args) -> int:
-    run = ws.submit(args.workflow, parse_params(args.param), trigger=args.trigger,
-                    parent_id=args.parent, run_id=args.run_id)
+    params = parse_params(args.param)
+    if args.rerun_of:  # the parent's stored arguments, as the values they were, then -p
+        params = rerun_arguments(ws, args.rerun_of, params)[1]
+    run = ws.submit(args.workflow, params, trigger=args.trigger, parent_id=args.rerun_of,
+                    run_id=args.run_id)
     follow(ws, run, quiet=True)  # until it ends, or waits for a decision (then nothing is held)
-    return finish(run, args)
+    return finish(ws, run, args)
 
 
 RUN_COLUMNS = ["id", "workflow", "status", "progress", "created_by", "created_at", "duration",
@@ -228,7 +237,10 @@ def cmd_init(root: str) -> int:
 
 
 def cmd_workflows(ws: wfnb.Workspace, args) -> int:
+    """The valid workflows on stdout (a JSON list with --json, as ever); the broken files on
+    stderr (JSON ``{"problems": [...]}`` with --json), and then exit 2."""
     items = [wf.describe() for wf in ws.workflows()]
+    problems = ws.workflow_problems()
     if args.json:
         print(as_json(items))
     else:
@@ -236,7 +248,18 @@ def cmd_workflows(ws: wfnb.Workspace, args) -> int:
                  "params": ", ".join(p["name"] + ("*" if p["required"] else "")
                                      for p in i["params"])} for i in items]
         print(table(rows, ["name", "title", "steps", "params"]) if rows else "no workflows")
-    return EXIT_OK
+    if not problems:
+        return EXIT_OK
+    sys.stdout.flush()  # the table first, then the broken files, when both go to a terminal
+    if args.json:
+        print(as_json({"problems": [p.to_dict() for p in problems]}), file=sys.stderr)
+    else:
+        files = len({p.file for p in problems})
+        print(f"\nbroken files ({files}; their workflows are left out and cannot be run):",
+              file=sys.stderr)
+        for problem in problems:
+            print("  " + str(problem).replace("\n", "\n    "), file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 # ---- parser --------------------------------------------------------------------------------
@@ -342,7 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE")
     p.add_argument("--run-id", required=True)
     p.add_argument("--trigger", default="manual")
-    p.add_argument("--parent")
+    p.add_argument("--rerun-of", metavar="RUN_ID", help="start with this run's arguments "
+                   "(read from the history), updated by -p; recorded as the parent")
     p.set_defaults(json=False)
     return parser
 

@@ -80,13 +80,19 @@ def follow(ws: wfnb.Workspace, run: wfnb.Run, quiet: bool) -> None:
             return
 
 
-def finish(run: wfnb.Run, args) -> int:
+def finish(ws: wfnb.Workspace, run: wfnb.Run, args) -> int:
+    """Print how the run ended (or what it waits for), with its tasks only for a user with
+    VIEW_DETAILS; return the exit code."""
+    details = ws.can("VIEW_DETAILS")
     if args.json:
-        print(as_json({**run.to_dict(), "tasks": [task_dict(t) for t in run.tasks]}))
+        tasks = {"tasks": [task_dict(t) for t in run.tasks]} if details else {}
+        print(as_json({**run.to_dict(), **tasks}))
     elif run.status == "Waiting for Approval":
-        steps = ", ".join(t.step for t in run.tasks if t.status.value == run.status)
-        print(f"run {run.id} is Waiting for Approval ({steps}); nothing runs meanwhile. "
-              f"Decide with: wfnb approve {run.id}  or  wfnb reject {run.id}")
+        steps = ", ".join(t.step for t in run.tasks if t.status.value == run.status) \
+            if details else ""
+        print(f"run {run.id} is Waiting for Approval" + (f" ({steps})" if steps else "")
+              + f"; nothing runs meanwhile. Decide with: wfnb approve {run.id}  or  "
+              f"wfnb reject {run.id}")
     else:
         took = f" in {seconds(run.duration)}" if run.duration is not None else ""
         print(f"run {run.id} {run.status}{took}" + (f": {run.error}" if run.error else ""))

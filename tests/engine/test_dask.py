@@ -1,10 +1,12 @@
 """The Dask executor on a real distributed.LocalCluster of worker processes: steps run on the
-workers, the history stays here, cancel and timeouts reach the worker, a killed worker ends
-its task in Error (or the step is retried)."""
+workers, the history stays here, cancel and timeouts reach the worker (and end the processes a
+step started there), a killed worker or a cluster that cannot start ends its task and run in
+Error (or the step is retried)."""
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 
 import pytest
@@ -12,7 +14,8 @@ import pytest
 import wfnb
 from wfnb.engine import engine as engine_module
 
-from ..conftest import poll
+from ..conftest import cli_env, poll
+from .test_children import gone
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("distributed")
@@ -77,6 +80,24 @@ doomed = Workflow("doomed", params=[Param("marks", required=True)])
 def once(ctx, marks):
     Path(marks, "pid").write_text(str(os.getpid()))
     ctx.sleep(60)
+
+
+selfkill = Workflow("selfkill")
+
+@selfkill.step()
+def kill_my_worker():
+    from distributed import get_worker
+    get_worker()  # raises anywhere but on a worker: never kill the driver
+    os.kill(os.getpid(), 9)
+
+
+spawner = Workflow("spawner", params=[Param("marks", required=True)])
+
+@spawner.step()
+def shell(marks):
+    import subprocess
+    subprocess.run(["sh", "-c", f"sleep 300 & echo $! > {marks}/bg; echo $$ > {marks}/sh; "
+                    "sleep 300"])
 '''
 
 
@@ -160,6 +181,85 @@ def test_a_killed_worker_is_an_error_or_a_retry(dws, tmp_path):
     assert [(t.attempt, t.status.value) for t in attempts] == [(1, "Error"), (2, "Completed")]
     assert run.result("fragile").startswith("attempt 2 on ") and str(pid) not in \
         run.result("fragile")
+
+
+def test_a_step_that_kills_its_own_worker_ends_the_run_in_error(dws):
+    run = dws.run("selfkill")
+    assert run.status == "Error", run.error
+    task = run.task("kill_my_worker")
+    assert task.status == "Error"
+    assert task.error.startswith("WorkerLost: the Dask worker running step 'kill_my_worker' "
+                                 "was lost (KilledWorker")
+    assert run.error.startswith("step 'kill_my_worker': WorkerLost: the Dask worker running")
+    assert len(run.tasks) == 2  # no retries: Dask itself re-ran nothing either
+    poll(lambda: len(dws.executor.client.scheduler_info()["workers"]) == 2, timeout=60,
+         what="the nanny to restart the killed worker")
+
+
+def test_a_cancel_ends_the_processes_a_step_started_on_its_worker(dws, tmp_path):
+    run = dws.start("spawner", marks=str(tmp_path))
+    pids: list[int] = []
+    try:
+        for name in ("sh", "bg"):  # the first step may wait for the cluster to start
+            pids.append(int(poll(lambda: (tmp_path / name).exists() and
+                                 (tmp_path / name).read_text(), timeout=90,
+                                 what=f"the step to write {name}")))
+        dws.cancel(run.id)
+        assert run.wait(timeout=20).status == "Cancelled"
+        poll(lambda: all(gone(p) for p in pids), timeout=15,
+             what="the shell and its background sleep on the worker to end")
+    finally:
+        for pid in pids:
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+STDIN_SCRIPT = """
+import wfnb
+from wfnb import Workflow
+
+wf = Workflow("from_stdin")
+wf.step(lambda: 42, name="answer")
+for processes in (True, False):
+    ws = wfnb.open({root!r}, user="tester",
+                   executor={{"kind": "dask", "workers": 1, "processes": processes}})
+    run = ws.run(wf)
+    print(run.status, "|", run.task("answer").status, "|", run.error)
+"""
+
+
+def test_a_script_read_from_stdin_is_told_why_the_local_cluster_cannot_start(factory):
+    """Worker processes re-run the script that started them (multiprocessing's spawn):
+    read from stdin, there is no file to re-run, and Dask's bare "Nanny failed to start"
+    would end the run as if the step had failed."""
+    (factory.root / "wfnb.toml").write_text('[workspace]\npaths = ["workflows"]\n')
+    out = subprocess.run([sys.executable, "-"], input=STDIN_SCRIPT.format(root=str(
+        factory.root)), capture_output=True, text=True, timeout=240, cwd=factory.root,
+        env=cli_env())
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2, out.stdout + out.stderr
+    status, task, error = lines[0].split(" | ")
+    assert (status, task) == ("Error", "Error")
+    assert error == (
+        "step 'answer': ClusterUnavailable: the Dask LocalCluster cannot start its worker "
+        "processes: each one re-runs the script that started it, and this script ('<stdin>') "
+        "is not a file. Run it from a file (python script.py) or a notebook, connect to a "
+        "running cluster (executor={'kind': 'dask', 'address': 'tcp://host:8786'}), or run "
+        "the workers as threads of this process (executor={'kind': 'dask', 'processes': "
+        "False})")
+    # the way out it names works from the very same script
+    assert lines[1] == "Completed | Completed | None", out.stderr
+
+
+def test_a_scheduler_address_dask_cannot_use_ends_the_run_in_error(factory):
+    (factory.root / "wfnb.toml").write_text('[workspace]\npaths = ["workflows"]\n')
+    factory.module("remote", STEPS)
+    ws = factory.open(user="tester", executor={"kind": "dask", "address": "tcp2://nowhere:1"})
+    run = ws.run("remote")
+    assert (run.status, run.task("square").status) == ("Error", "Error")
+    assert run.error.startswith("step 'square': ClusterUnavailable: cannot connect to the Dask "
+                                "scheduler at tcp2://nowhere:1: ValueError: unknown address "
+                                "scheme 'tcp2'")
 
 
 def test_notebook_steps_run_with_papermill_on_a_worker(examples, cluster_settings):

@@ -68,9 +68,11 @@ def test_every_problem_is_named_with_its_file_line_and_field(factory):
     text = str(caught.value)
     assert f"{path}, line 11: steps.a.call: cannot import 'lib:nope'" in text
     assert "'zzz' is not a step of this workflow" in text
-    # the workspace refuses to list workflows while one is broken, naming it
-    with pytest.raises(wfnb.LoadError, match=r"bad\.wfnb\.toml, line 7: params\.when"):
-        factory.open().workflows()
+    # the workspace leaves the broken file out, and running it names the file and line
+    ws = factory.open()
+    assert ws.workflows() == []
+    with pytest.raises(wfnb.LoadError, match=r"bad\.wfnb\.toml:7: params\.when"):
+        ws.workflow("bad")
 
 
 def test_a_toml_syntax_error_names_the_line(factory):
@@ -90,6 +92,45 @@ def test_a_step_needs_exactly_one_kind(factory):
     assert [(f, line) for f, line, _ in caught.value.problems] == [("steps.a", 1), ("steps.b", 5)]
     assert "give exactly one of call, notebook, code, approval (found call, code)" \
         in str(caught.value)
+
+
+def test_a_declared_float_param_takes_nan_only_with_allow_nan(factory):
+    factory.module("look", "def look(loose, strict):\n    return [repr(loose), repr(strict)]\n")
+    (factory.root / "workflows" / "ratios.wfnb.toml").write_text(textwrap.dedent('''\
+        [workflow]
+        name = "ratios"
+
+        [[params]]
+        name = "loose"
+        type = "float"
+        allow_nan = true
+        default = nan
+
+        [[params]]
+        name = "strict"
+        type = "float"
+        default = 0.5
+
+        [[steps]]
+        name = "look"
+        call = "look:look"
+        '''))
+    ws = factory.open()
+    assert [p.allow_nan for p in ws.workflow("ratios").params] == [True, False]
+    run = ws.run("ratios")
+    assert run.status == "Completed", run.error
+    assert run.result("look") == ["nan", "0.5"]
+    with pytest.raises(wfnb.ParamError, match=r"strict: nan is not a number this parameter "
+                                              r"accepts"):
+        ws.run("ratios", strict="nan")
+    # without allow_nan, a nan default is a problem of the file, named with its line and field
+    path = factory.root / "workflows" / "strict.wfnb.toml"
+    path.write_text('[workflow]\nname = "strict"\n[[params]]\nname = "x"\ntype = "float"\n'
+                    'default = nan\n[[steps]]\nname = "a"\ncall = "look:look"\n')
+    with pytest.raises(DeclarationError) as caught:
+        load(path)
+    assert [(f, line) for f, line, _ in caught.value.problems] == [("params.x", 6)]
+    assert "default: nan is not a number this parameter accepts" in str(caught.value)
 
 
 def test_a_saved_edit_is_a_new_version_with_comments_kept(declared, factory):

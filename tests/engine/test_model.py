@@ -115,8 +115,10 @@ def test_loader_reports_the_file_and_line_of_a_broken_module(factory):
         wf = Workflow("broken")
         x = undefined_name
     """)
-    with pytest.raises(LoadError, match=r"broken\.py, line 4: cannot be imported: NameError"):
-        factory.open().workflows()
+    ws = factory.open()
+    assert ws.workflows() == []
+    with pytest.raises(LoadError, match=r"broken\.py:4: cannot be imported: NameError"):
+        ws.workflow("broken")
 
 
 def test_definition_errors_surface_at_load_time_with_the_file(factory):
@@ -126,8 +128,8 @@ def test_definition_errors_surface_at_load_time_with_the_file(factory):
         wf.step(lambda: 1, name="a", after=["b"])
         wf.step(lambda: 1, name="b", after=["a"])
     """)
-    with pytest.raises(WorkflowError, match=r"workflow 'cyclic'.*cycle.*cyclic\.py"):
-        factory.open().workflows()
+    with pytest.raises(WorkflowError, match=r"workflow 'cyclic'.*cyclic\.py:4: .*cycle"):
+        factory.open().workflow("cyclic")
 
 
 def test_two_files_defining_one_name_are_refused(factory):
@@ -137,8 +139,8 @@ def test_two_files_defining_one_name_are_refused(factory):
             wf = Workflow("same")
             wf.step(lambda: 1, name="a")
         """)
-    with pytest.raises(LoadError, match="workflow 'same' is already defined in"):
-        factory.open().workflows()
+    with pytest.raises(LoadError, match="workflow 'same' is also defined in workflows/two.py"):
+        factory.open().workflow("same")
 
 
 def test_edited_files_are_reloaded(factory):

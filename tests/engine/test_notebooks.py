@@ -183,11 +183,11 @@ def test_missing_or_broken_notebooks_are_load_errors_naming_the_file(cold):
     """)
     with pytest.raises(wfnb.WorkflowError, match=r"step 'nb': notebook .*nowhere/report.ipynb "
                                                  r"does not exist"):
-        cold.open().workflows()
+        cold.open().workflow("missing")
     (cold.root / "workflows" / "missing.py").unlink()
     (cold.root / "workflows" / "junk.ipynb").write_text("{not json")
     with pytest.raises(wfnb.WorkflowError, match=r"junk.ipynb is not a valid notebook"):
-        cold.open().workflows()
+        cold.open().workflow("junk")
 
 
 def test_the_warm_pool_hands_out_fresh_kernels_that_never_share_state(factory):
@@ -287,7 +287,7 @@ def test_odd_notebooks_load_or_fail_naming_the_file(cold):
     nb.metadata["wfnb"] = "x"
     nbformat.write(nb, str(bad))
     with pytest.raises(wfnb.WorkflowError, match=r"meta.ipynb: metadata 'wfnb' must be a mapping"):
-        ws.workflows()
+        ws.workflow("meta")
 
 
 def test_wfnb_output_refuses_values_that_are_not_json():

@@ -4,6 +4,8 @@ import pytest
 import wfnb
 from wfnb.engine.testing import TestSessionError
 
+from ..conftest import TEAM_ROLES
+
 
 def test_a_test_run_is_kept_out_of_the_history_views_and_fills_the_session(ws):
     run = ws.test("daily_sales", date="2026-11-23", region="US")
@@ -64,3 +66,22 @@ def test_an_approval_step_in_a_step_test_is_decided_by_the_tester(ws):
                                       "comment": "decided in a test"}
     paid = ws.test_step("expense_approval", "payout")
     assert paid.result("payout")["cost_centre"] == "OPS"
+
+
+def test_a_tester_without_view_details_still_fills_their_own_session(factory, monkeypatch):
+    (factory.root / "wfnb.toml").write_text(TEAM_ROLES.replace(
+        "[users]", 'tester = ["LIST_WORKFLOWS", "RUN_WORKFLOW"]\n\n[users]')
+        + 'tina = ["tester"]\n')
+    factory.module("sums", """
+        from wfnb import Workflow
+        wf = Workflow("sums")
+        wf.step(lambda: [1, 2, 3], name="numbers")
+        wf.step(lambda numbers: sum(numbers), name="total", after=["numbers"])
+    """)
+    monkeypatch.setenv("WFNB_USER", "tina")
+    ws = factory.open()
+    run = ws.test("sums")
+    assert run.status == "Completed"
+    assert ws.test_session("sums").show() == {"Start": {}, "numbers": [1, 2, 3], "total": 6}
+    with pytest.raises(wfnb.PermissionDenied, match="VIEW_DETAILS"):
+        run.tasks  # the run's details stay refused; the session is the tester's own

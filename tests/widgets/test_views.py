@@ -149,3 +149,22 @@ def test_the_gallery_shows_the_next_scheduled_time_and_the_table_filters_by_trig
     assert [r["trigger"] for r in table.rows] == ["schedule"]
     table.trigger = "manual"
     assert [r["trigger"] for r in table.rows] == ["manual"]
+
+
+def test_the_gallery_lists_broken_files_and_drops_them_once_fixed(factory):
+    factory.module("good", """
+        from wfnb import Workflow
+        wf = Workflow("good")
+        wf.step(lambda: 1, name="only")
+    """)
+    bad = factory.module("bad", 'from wfnb import Workflow\nwf = Workflow("fixed")\nx = (\n')
+    cards = factory.open(user="tester").gallery().cards
+    assert [c["name"] for c in cards.cards] == ["good"] and cards.error == ""
+    [problem] = cards.problems
+    assert (problem["file"], problem["line"], problem["workflows"]) == ("workflows/bad.py", 3, [])
+    assert problem["message"].startswith("cannot be imported: SyntaxError")
+    bad.write_text(bad.read_text().replace("x = (", 'wf.step(lambda: 2, name="only")'))
+    cards._message(None, {"action": "reload"}, [])  # "Check again"
+    poll(lambda: cards.problems == [] and len(cards.cards) == 2, timeout=5,
+         what="the gallery to load the fixed file")
+    assert sorted(c["name"] for c in cards.cards) == ["fixed", "good"]

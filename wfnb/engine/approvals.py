@@ -137,7 +137,7 @@ class Approvals:
         info = task.inputs or {}
         if not eng.permissions.among(eng.user, info.get("approvers")):
             eng._deny("APPROVE", f"step {step!r} of run {run_id} is for "
-                                 f"{', '.join(info.get('approvers') or [])}")
+                                 f"{eng.permissions.describe(info.get('approvers') or [])}")
         values: dict[str, Any] = {}
         if decision == "approve":
             wf = eng._workflow(record_.workflow)

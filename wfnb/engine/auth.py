@@ -3,6 +3,10 @@
 With no ``[roles]`` configured the local user may do everything (the single-user default).
 Once roles exist, a user holds the capabilities of the roles ``[users]`` gives them, and a user
 in no role may do nothing. ``ADMIN`` stands for every capability.
+
+A workflow's ``runners`` and a step's ``approvers`` list role names; ``user:NAME`` names one
+user. A bare name is never matched against user names, so a user who happens to be called like
+a role does not get that role's say.
 """
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from .errors import ConfigError, WfnbError
 
 CAPABILITIES = ("LIST_WORKFLOWS", "RUN_WORKFLOW", "UPDATE_WORKFLOW", "VIEW_RUNS", "VIEW_DETAILS",
                 "CANCEL_RUN", "APPROVE", "ADMIN")
+# either one shows a run's fields (who started it, with what arguments): runs() and get_run()
+SEE_RUN_FIELDS = ("VIEW_RUNS", "VIEW_DETAILS")
+USER_PREFIX = "user:"  # in runners / approvers: "user:ana" is the user ana, "lead" the role
 
 
 class PermissionDenied(WfnbError):
@@ -56,6 +63,9 @@ class Permissions:
         roles: dict[str, set[str]] = {}
         for role, caps in roles_raw.items():
             where = f"{file}{_line_of(text, 'roles', role)}"
+            if role.startswith(USER_PREFIX):
+                raise ConfigError(f"{where}: [roles] {role!r}: a role name cannot start with "
+                                  f"{USER_PREFIX!r} (in runners and approvers that names a user)")
             if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
                 raise ConfigError(f"{where}: [roles] {role} must be a list of capabilities")
             for cap in caps:
@@ -98,9 +108,25 @@ class Permissions:
     def is_admin(self, user: str) -> bool:
         return self.can(user, "ADMIN")
 
+    def sees_run_fields(self, user: str) -> bool:
+        """May ``user`` see who started a run and its arguments (VIEW_RUNS or VIEW_DETAILS)?"""
+        return any(self.can(user, c) for c in SEE_RUN_FIELDS)
+
     def among(self, user: str, people: Iterable[str] | None) -> bool:
-        """Is ``user`` one of ``people`` (user names or role names)? An empty list means all."""
+        """Is ``user`` one of ``people`` (role names, and ``user:NAME`` for single users)? An
+        empty list means all."""
         people = list(people or ())
         if not people or not self.enabled or self.is_admin(user):
             return True
-        return user in people or bool(self.roles_of(user) & set(people))
+        return f"{USER_PREFIX}{user}" in people or bool(self.roles_of(user) & set(people))
+
+    def describe(self, people: Iterable[str]) -> str:
+        """``people`` for a refusal, pointing out bare names that are no role (a user listed
+        without ``user:``, say), which match nobody."""
+        people = list(people)
+        text = ", ".join(people)
+        stray = [p for p in people if not p.startswith(USER_PREFIX) and p not in self.roles]
+        if self.enabled and stray:
+            text += (f" (not a role: {', '.join(stray)}; name a user as "
+                     f"'{USER_PREFIX}{stray[0]}')")
+        return text

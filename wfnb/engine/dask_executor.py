@@ -1,5 +1,6 @@
 """Steps on Dask: ``[executor] kind = "dask"`` (``address = "tcp://host:8786"``, or a
-``LocalCluster`` of ``workers`` processes started on first use).
+``LocalCluster`` of ``workers`` processes started on first use; ``processes = False`` makes
+them threads of this process).
 
 The run's driver stays in the process that started the run and keeps the history: it ships a
 step's body, its inputs and a little context to a worker, waits for the answer on one of its
@@ -9,12 +10,14 @@ output is captured there and returned with its result, and an executed notebook 
 as text and is written under this workspace's artifacts.
 
 - Cancel and timeouts: the driver sets a Dask ``Event`` the worker watches; the step sees
-  ``ctx.cancelled``, a notebook step's kernel is interrupted and shut down. (A Python step, as
-  on threads, cannot be killed: it should look at ``ctx.cancelled``.)
-- A worker that dies mid-step (or a cluster that goes away) ends the task in Error with
-  :class:`WorkerLost`; the step is tried again if it has retries left. A LocalCluster this
-  executor starts lets no task be re-run by Dask itself (``allowed-failures = 0``): retries
-  are the step's to decide.
+  ``ctx.cancelled``, a notebook step's kernel is interrupted and shut down, the processes a
+  Python step started are ended (:mod:`.children`). (A Python step, as on threads, cannot be
+  killed: it should look at ``ctx.cancelled``.)
+- What runs the steps failing is infrastructure (the task and the run end in Error, not
+  Failed): a worker that dies mid-step or a cluster that goes away is :class:`WorkerLost`
+  (the step is tried again if it has retries left); a LocalCluster that cannot start is
+  :class:`ClusterUnavailable`. A LocalCluster this executor starts lets no task be re-run by
+  Dask itself (``allowed-failures = 0``): retries are the step's to decide.
 - Notebook-cell workflows keep their steps in one kernel per run, so their steps run in the
   driver's process; approval steps never run anywhere.
 """
@@ -42,6 +45,12 @@ class WorkerLost(InfrastructureError):
     """The Dask worker running a step died, or the cluster could not be reached."""
 
     retryable = True
+
+
+class ClusterUnavailable(InfrastructureError):
+    """The LocalCluster could not start its workers (trying again would not help)."""
+
+    retryable = False
 
 
 class RemoteStepError(Exception):
@@ -72,14 +81,17 @@ class DaskExecutor(ThreadExecutor):
     kind = "dask"
 
     def __init__(self, address: str | None = None, workers: int = 2,
-                 threads_per_worker: int = 1, max_workers: int = 64, **unknown: Any):
+                 threads_per_worker: int = 1, max_workers: int = 64, processes: bool = True,
+                 **unknown: Any):
         if unknown:
             raise ConfigError(f"[executor] {', '.join(sorted(unknown))}: unknown for kind = "
                               "'dask' (known: address, workers, threads_per_worker, "
-                              "max_workers)")
+                              "processes, max_workers)")
         for name, value in (("workers", workers), ("threads_per_worker", threads_per_worker)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"[executor] {name} must be an integer >= 1, got {value!r}")
+        if not isinstance(processes, bool):
+            raise ConfigError(f"[executor] processes must be true or false, got {processes!r}")
         if address is not None and not isinstance(address, str):
             raise ConfigError(f"[executor] address must be a string like 'tcp://host:8786', "
                               f"got {address!r}")
@@ -90,6 +102,7 @@ class DaskExecutor(ThreadExecutor):
                               "pip install 'wfnb[dask]'") from None
         super().__init__(max_workers)
         self.address, self.workers, self.threads_per_worker = address, workers, threads_per_worker
+        self.processes = processes
         self.cluster = None
         self._client = None
         self._client_lock = threading.Lock()
@@ -108,25 +121,47 @@ class DaskExecutor(ThreadExecutor):
                     except OSError as exc:
                         raise WorkerLost(f"cannot reach the Dask scheduler at {self.address}: "
                                          f"{exc}") from None
+                    except Exception as exc:  # an address Dask cannot use, ...
+                        raise ClusterUnavailable(f"cannot connect to the Dask scheduler at "
+                                                 f"{self.address}: {type(exc).__name__}: "
+                                                 f"{exc}") from None
                 else:
-                    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                        self.cluster = LocalCluster(
-                            n_workers=self.workers, threads_per_worker=self.threads_per_worker,
-                            processes=True, dashboard_address=":0",
-                            silence_logs=logging.ERROR)
-                    self._client = Client(self.cluster)
+                    self._client = self._local_cluster(dask, Client, LocalCluster)
                 atexit.register(self.shutdown)
             return self._client
+
+    def _local_cluster(self, dask, Client, LocalCluster):
+        """Start the LocalCluster and connect to it; ClusterUnavailable when it cannot."""
+        if self.processes and (script := _unimportable_main()) is not None:
+            raise ClusterUnavailable(
+                "the Dask LocalCluster cannot start its worker processes: each one re-runs "
+                f"the script that started it, and this script ({script!r}) is not a file. "
+                "Run it from a file (python script.py) or a notebook, connect to a running "
+                "cluster (executor={'kind': 'dask', 'address': 'tcp://host:8786'}), or run "
+                "the workers as threads of this process (executor={'kind': 'dask', "
+                "'processes': False})")
+        try:
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                self.cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=self.threads_per_worker,
+                    processes=self.processes, dashboard_address=":0",
+                    silence_logs=logging.ERROR)
+            return Client(self.cluster)
+        except Exception as exc:  # its workers did not start (a port, memory, a bad import)
+            cluster, self.cluster = self.cluster, None
+            if cluster is not None:
+                _quietly_close(cluster)
+            raise ClusterUnavailable(
+                f"the Dask LocalCluster could not start its worker "
+                f"{'processes' if self.processes else 'threads'}: {type(exc).__name__}: "
+                f"{exc}") from None
 
     def shutdown(self) -> None:
         with self._client_lock:
             client, cluster, self._client, self.cluster = self._client, self.cluster, None, None
         for closing in (client, cluster):
             if closing is not None:
-                try:
-                    closing.close()
-                except Exception:  # already gone: nothing left to close
-                    pass
+                _quietly_close(closing)
 
     # ---- one step -------------------------------------------------------------------------
     def run_step(self, step, ctx, inputs) -> Any:
@@ -137,15 +172,19 @@ class DaskExecutor(ThreadExecutor):
         names, var_kw = step.arguments()
         values = inputs.pick(names) if step.fn is not None and not var_kw \
             else inputs.everything()
-        info = {"files": _code_files(step.fn), "run_id": ctx.run_id, "workflow": ctx.workflow, "step": ctx.step,
-                "attempt": ctx.attempt, "params": ctx.params, "user": ctx.user,
+        info = {"files": _code_files(step.fn), "run_id": ctx.run_id, "workflow": ctx.workflow,
+                "step": ctx.step, "attempt": ctx.attempt, "params": ctx.params, "user": ctx.user,
                 "param_defs": list(ctx.workflow_def.params) if ctx.workflow_def else []}
         key = f"wfnb-{ctx.run_id}-{step.name}-{ctx.attempt}"
-        client = self.client
+        client = self.client  # ClusterUnavailable, WorkerLost: the run ends in Error
         import cloudpickle  # Dask tries plain pickle first, which would send the workspace's
         # functions by reference: pickle the step and its inputs here, by value where needed
         payload = cloudpickle.dumps((step, values, info))
-        future = client.submit(_remote, payload, key, key=key, pure=False)
+        try:
+            future = client.submit(_remote, payload, key, key=key, pure=False)
+        except Exception as exc:  # the client is closing, the scheduler went away ...
+            raise WorkerLost(f"step {step.name!r} could not be sent to the Dask cluster "
+                             f"({type(exc).__name__}: {exc})") from None
         try:
             while True:
                 try:
@@ -192,6 +231,34 @@ class DaskExecutor(ThreadExecutor):
             if path.startswith(prefix) and "site-packages" not in path \
                     and not path.startswith(installed):  # a venv inside the workspace
                 cloudpickle.register_pickle_by_value(module)
+
+
+def _quietly_close(closing) -> None:
+    try:
+        closing.close()
+    except Exception:  # already gone: nothing left to close
+        pass
+
+
+def _unimportable_main() -> str | None:
+    """The ``__main__`` file a spawned worker process would re-run and cannot (a script read
+    from stdin is ``'<stdin>'``), as :mod:`multiprocessing.spawn` decides; None when fine."""
+    import dask
+    from multiprocessing import process
+    if dask.config.get("distributed.worker.multiprocessing-method", "spawn") == "fork":
+        return None  # a forked worker does not re-run anything
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None) is not None:
+        return None  # run with -m: re-imported by name
+    given = getattr(main, "__file__", None)
+    if given is None:
+        return None  # python -c, an interactive prompt: nothing is re-run
+    path = given
+    if not os.path.isabs(path) and process.ORIGINAL_DIR is not None:
+        path = os.path.join(process.ORIGINAL_DIR, path)
+    if os.path.splitext(os.path.basename(path))[0] == "ipython" or os.path.isfile(path):
+        return None
+    return given
 
 
 def _lost(exc: BaseException) -> bool:

@@ -42,7 +42,7 @@ SUFFIX = ".wfnb.toml"
 TOP_KEYS = {"workflow", "params", "steps"}
 WORKFLOW_KEYS = {"name", "title", "description", "tags", "runners", "approvers"}
 PARAM_KEYS = {"name", "type", "required", "default", "description", "choices", "min", "max",
-              "label"}
+              "label", "allow_nan"}
 STEP_KEYS = {"name", "after", "retries", "retry_delay", "timeout", "description"}
 KIND_KEYS = {  # the key that makes a step of a kind, then the keys that kind also takes
     "python": ("call", set()),
@@ -117,6 +117,36 @@ class _Problems:
     def add(self, field: str, block: tuple, key: str | None, message: str,
             line: int | None = None) -> None:
         self.items.append((field, line or self.lines.line(block, key), message))
+
+
+def declared_name(path: Path) -> str:
+    """The name of the workflow ``path`` declares, even when the file is otherwise broken:
+    ``[workflow] name``, else the file name."""
+    default = path.name[: -len(SUFFIX)] if is_declared(path) else path.stem
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return default
+    try:
+        name = tomllib.loads(text).get("workflow", {}).get("name")
+    except (tomllib.TOMLDecodeError, AttributeError):  # not TOML: look for the line itself
+        block = re.search(r"^\s*\[workflow\][^\[]*?^\s*name\s*=\s*[\"']([^\"'\n]+)[\"']",
+                          text, re.M | re.S)
+        name = block.group(1) if block else None
+    return name if isinstance(name, str) and name else default
+
+
+def declared_notebooks(path: Path) -> list[str]:
+    """The files of the notebook steps ``path`` declares (as far as it can be read), so a
+    loader can notice one appearing."""
+    try:
+        steps = tomllib.loads(path.read_text(encoding="utf-8")).get("steps", [])
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    if not isinstance(steps, list):
+        return []
+    return [str((path.parent / s["notebook"]).resolve()) for s in steps if isinstance(s, dict)
+            and isinstance(s.get("notebook"), str) and s["notebook"].endswith(".ipynb")]
 
 
 def parse(text: str, path: Path) -> dict:

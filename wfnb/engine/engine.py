@@ -14,13 +14,14 @@ from typing import Any
 import duckdb
 
 from . import capture, config
-from .errors import ConfigError, NotFound, WfnbError
+from .errors import BrokenWorkflowError, ConfigError, NotFound, WfnbError
 from .executors import Executor, make_executor
 from .liveness import Liveness, end_run
-from .loader import Loader
+from .loader import Loader, WorkflowProblem
+from .arguments import rerun_arguments
 from .model import Workflow
 from .params import to_jsonable, validate
-from .records import RunRecord, new_run_id, utcnow
+from .records import RunRecord, clean_text, new_run_id, utcnow
 from .run import Run
 from .runner import RunDriver
 from .states import RUN_TERMINAL, RunStatus
@@ -70,8 +71,15 @@ class Engine(HistoryReads, WorkflowEdits):
         self.root = Path(root).resolve()
         self.config = config.load(self.root, create=create)
         self.user = user or current_user()
+        try:  # refused at the door: every row this user writes carries the name
+            self.user.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(f"the user name {clean_text(self.user)!r} is not valid UTF-8 text "
+                              "(a non-UTF-8 byte in WFNB_USER?); set WFNB_USER to a plain "
+                              "name") from None
         self.store = Store.for_path(self.config.history)
         self.liveness = Liveness.for_store(self.store)
+        self.liveness.hung_after = self.config.hung_after
         self.artifacts = self.root / ".wfnb" / "artifacts"
         self._loader = Loader(self.config.paths, self.root)
         try:
@@ -116,12 +124,20 @@ class Engine(HistoryReads, WorkflowEdits):
 
     # ---- workflows ------------------------------------------------------------------------
     def workflows(self) -> list[Workflow]:
-        """The workflows defined under the paths of ``wfnb.toml`` (reloaded when files change)."""
+        """The valid workflows defined under the paths of ``wfnb.toml`` (reloaded when files
+        change); what a broken file defines is left out, see :meth:`workflow_problems`."""
         self._require("LIST_WORKFLOWS", "list workflows")
         return list(self._loader.workflows().values())
 
+    def workflow_problems(self) -> list[WorkflowProblem]:
+        """The broken workflow files (file, line, message, the workflows they define when
+        known): left out of :meth:`workflows`, and their workflows refused. Empty when none."""
+        self._require("LIST_WORKFLOWS", "list workflows")
+        return self._loader.problems()
+
     def workflow(self, name: str | Workflow) -> Workflow:
-        """One workflow by name; NotFound lists the known ones."""
+        """One workflow by name; NotFound lists the known ones (and the broken files),
+        BrokenWorkflowError says why a workflow of a broken file is refused."""
         self._require("LIST_WORKFLOWS", f"see workflow {name!r}")
         return self._workflow(name)
 
@@ -129,13 +145,23 @@ class Engine(HistoryReads, WorkflowEdits):
         if isinstance(name, Workflow):  # defined in a notebook cell, say: remember it, so a
             _adhoc[name.name] = name    # run of it can be resumed after an approval
             return name.validate()
-        found = self._loader.workflows()
-        if name not in found and name in _adhoc:
+        found, problems = self._loader.load()
+        if name in found:
+            return found[name]
+        refused = [p for p in problems if name in p.workflows]
+        if refused:  # its file is broken, or another file defines the same name
+            raise BrokenWorkflowError(name, refused)
+        if name in _adhoc:
             return _adhoc[name]
-        if name not in found:
-            raise NotFound(f"no workflow named {name!r} in {self.root} "
-                           f"(known: {', '.join(sorted(found)) or 'none'})")
-        return found[name]
+        broken = ""
+        if problems:  # it may be in a file that could not be read far enough to know
+            problems = sorted(problems, key=lambda p: bool(p.workflows))  # those first
+            files = len({p.file for p in problems})
+            more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+            broken = (f"; {files} file{'s' if files > 1 else ''} could not be loaded: "
+                      + "; ".join(map(str, problems[:3])) + more)
+        raise NotFound(f"no workflow named {name!r} in {self.root} "
+                       f"(known: {', '.join(sorted(found)) or 'none'}){broken}")
 
     # ---- starting runs --------------------------------------------------------------------
     def start(self, workflow: str | Workflow, /, **params: Any) -> Run:
@@ -148,10 +174,10 @@ class Engine(HistoryReads, WorkflowEdits):
 
     def rerun(self, run_id: str, /, **overrides: Any) -> Run:
         """Start the workflow of ``run_id`` again with its arguments, updated by ``overrides``;
-        the new run records ``run_id`` as its parent. Returns at once, like :meth:`start`."""
-        parent, _ = self._load(run_id)
-        return self.submit(parent.workflow, {**parent.params, **overrides}, trigger="rerun",
-                           parent_id=parent.id)
+        the new run records ``run_id`` as its parent. Returns at once, like :meth:`start`.
+        The stored arguments are validated as the typed values they were, not as text."""
+        workflow, values = rerun_arguments(self, run_id, overrides)
+        return self.submit(workflow, values, trigger="rerun", parent_id=run_id)
 
     def validate(self, workflow: str | Workflow, /, **params: Any) -> dict[str, Any]:
         """The typed arguments a run would get, or ParamError listing every problem."""
@@ -163,7 +189,7 @@ class Engine(HistoryReads, WorkflowEdits):
         self._require("RUN_WORKFLOW", f"run workflow {wf.name!r}")
         if not self.permissions.among(self.user, wf.runners):
             self._deny("RUN_WORKFLOW", f"workflow {wf.name!r} may be run by "
-                                       f"{', '.join(wf.runners or [])}")
+                                       f"{self.permissions.describe(wf.runners or [])}")
         return wf
 
     @staticmethod
@@ -286,9 +312,13 @@ class Engine(HistoryReads, WorkflowEdits):
         return self.schedules_.add(workflow, cron, timezone, params, catchup)
 
     def schedules(self) -> list[Schedule]:
-        """Every schedule, soonest first, with its next time (naive UTC)."""
+        """Every schedule, soonest first, with its next time (naive UTC). Its ``params`` are
+        None (hidden) for a user who may not see run arguments (VIEW_RUNS or VIEW_DETAILS)."""
         self._require("LIST_WORKFLOWS", "list schedules")
-        return self.schedules_.list()
+        found = self.schedules_.list()
+        if self.permissions.sees_run_fields(self.user):
+            return found
+        return [schedule.without_params() for schedule in found]
 
     def pause_schedule(self, schedule_id: str) -> None:
         self.schedules_.set_paused(schedule_id, True)
@@ -349,7 +379,10 @@ class Engine(HistoryReads, WorkflowEdits):
         if not self.permissions.can(self.user, "CANCEL_RUN") and not (
                 record.created_by == self.user and self.permissions.can(self.user,
                                                                         "RUN_WORKFLOW")):
-            self._deny("CANCEL_RUN", f"cancel run {run_id} (started by {record.created_by})")
+            # who started it is said only to those who may see it anyway (runs, get_run)
+            starter = (f" (started by {record.created_by})"
+                       if self.permissions.sees_run_fields(self.user) else "")
+            self._deny("CANCEL_RUN", f"cancel run {run_id}{starter}")
         if driver is not None:
             self.store.put(event={"run_id": run_id, "kind": "cancel_requested",
                                   "actor": self.user})

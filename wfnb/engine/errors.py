@@ -62,3 +62,12 @@ class StateError(WfnbError):
 class InfrastructureError(WfnbError):
     """What runs a step failed (a kernel died, a worker was lost): the task and run end in
     Error, not Failed."""
+
+
+class BrokenWorkflowError(WorkflowError, LoadError):
+    """A workflow refused because its file is broken, or because another file defines the
+    same name; ``problems`` holds each as a ``WorkflowProblem`` (file, line, message)."""
+
+    def __init__(self, workflow: str, problems: list):
+        self.problems = list(problems)
+        super().__init__(workflow, "cannot be run: " + "; ".join(map(str, self.problems)))

@@ -7,6 +7,9 @@ import threading
 from concurrent.futures import Future
 from typing import Any, Callable
 
+# imported before the engine registers its exit handler: exit handlers run last-registered
+# first, so at exit the runs are ended (as Error) before the processes their steps started
+from . import children  # noqa: F401
 from .errors import ConfigError
 
 
@@ -32,6 +35,8 @@ class ThreadExecutor(Executor):
 
     A thread cannot be killed: a step that times out or is cancelled is told through
     ``ctx.cancelled`` and its result is ignored, but it keeps its thread until it returns.
+    The processes a Python step started are ended then (:mod:`.children`), which also ends a
+    step that is only waiting for one of them.
     The threads are daemons (unlike ``ThreadPoolExecutor``'s, which the interpreter joins at
     exit) so a runaway step never keeps a finished script or a stopping kernel alive; the
     runs it leaves are ended as Error on the way out.

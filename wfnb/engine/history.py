@@ -2,25 +2,18 @@
 workflow for galleries, and users' read-only SQL. Mixed into the Engine."""
 from __future__ import annotations
 
-import functools
-import threading
+import json
+from typing import NoReturn
 
 import duckdb
 import pandas as pd
 
+from . import sqlguard
 from .errors import NotFound, SqlError, WfnbError
 from .records import RunRecord, TaskRecord
 from .run import Run
 from .states import RunStatus
 from .store import rows_of
-
-_parser_lock = threading.Lock()
-
-
-@functools.cache
-def _parser() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB used only to parse users' SQL (creating one costs ~12 ms)."""
-    return duckdb.connect(":memory:")
 
 
 def _page_sql(clause: str, limit: int, offset: int) -> str:
@@ -35,7 +28,8 @@ def _page_sql(clause: str, limit: int, offset: int) -> str:
 
 
 class HistoryReads:
-    """The engine's read side (needs ``store``, ``liveness``, ``root`` and ``_require``)."""
+    """The engine's read side (needs ``store``, ``liveness``, ``root``, ``config``, ``user``
+    and ``_require``)."""
 
     def runs(self, workflow: str | None = None, status: str | None = None,
              trigger: str | None = None, limit: int = 50, offset: int = 0) -> list[Run]:
@@ -148,25 +142,30 @@ class HistoryReads:
     def sql(self, query: str, params: list | tuple = ()) -> pd.DataFrame:
         """Run one query over the history, read-only, and return a pandas DataFrame.
 
-        Only reading statements run (SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN, PRAGMA):
-        nothing can change the history or write files through here."""
+        Only a plain query runs (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE), on a
+        connection that can write nothing and read files only inside ``[sql] allowed_dirs``
+        (see ``sqlguard``). A refusal is written to the audit trail, then raised."""
         self._require("VIEW_RUNS", "query the history")
+        reason = sqlguard.refusal(query)
+        if reason:
+            self._refuse_sql(reason, query)
+        dirs = self.config.sql_dirs
         try:
-            with _parser_lock:
-                statements = _parser().extract_statements(query)
-        except duckdb.Error as exc:
-            raise SqlError(f"query failed: {exc}") from None
-        if len(statements) != 1:
-            raise SqlError(f"give one statement at a time (got {len(statements)})")
-        kind = statements[0].type.name
-        if kind not in ("SELECT", "EXPLAIN", "PRAGMA"):
-            raise SqlError(f"the history is read-only through sql(): {kind} statements are "
-                           "refused, and nothing was changed")
-        try:
-            return self.store.query_df(query, params, strict=True)
+            with self.store.connect(read_only=True, config=sqlguard.CONNECT) as con:
+                sqlguard.lock(con, sqlguard.directories(dirs))
+                return con.execute(query, list(params)).df()
+        except duckdb.PermissionException as exc:
+            self._refuse_sql(sqlguard.outside(exc, self.root, dirs), query)
         except duckdb.Error as exc:
             text = str(exc)
-            if "read-only" in text or "read only" in text:
-                raise SqlError("the history is read-only through sql(): this query tries to "
-                               f"change it, and nothing was changed ({text})") from None
+            if "read-only" in text or "read only" in text:  # past the checks: still refused
+                self._refuse_sql("the history is read-only through sql(): this query tries "
+                                 "to change it, and nothing was changed", query)
             raise SqlError(f"query failed: {text}") from None
+
+    def _refuse_sql(self, reason: str, query: str) -> NoReturn:
+        """Write the refusal to the audit trail (as ``_deny`` does), then raise it."""
+        self.store.put(event={"kind": "denied", "actor": self.user, "data": json.dumps(
+            {"capability": "VIEW_RUNS", "what": reason, "query": query[:1000]})})
+        self.store.flush()
+        raise SqlError(reason) from None

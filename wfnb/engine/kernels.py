@@ -20,6 +20,7 @@ from collections import deque
 import nbformat
 from jupyter_client.manager import KernelManager
 
+from . import children
 from .errors import InfrastructureError, WfnbError
 
 
@@ -164,7 +165,10 @@ class KernelSession:
         threading.Thread(target=self.shutdown, daemon=False, name="wfnb-kernel-stop").start()
 
     def shutdown(self) -> None:
-        """Stop the kernel process (idempotent); no process is left behind."""
+        """Stop the kernel process (idempotent) and what it started: jupyter_client kills the
+        kernel's process group (the kernel leads one), and processes that left it for a group
+        of their own (``start_new_session=True``) are ended after it."""
+        escaped = self._escaped()
         try:
             self.kc.stop_channels()
         except Exception:
@@ -174,6 +178,15 @@ class KernelSession:
                 self.km.shutdown_kernel(now=True)
         except Exception:
             pass
+        children.end(escaped)
+
+    def _escaped(self) -> list[children.Proc]:
+        """The kernel's live descendants outside its process group."""
+        pid = self.pid
+        if pid is None:
+            return []
+        group = getattr(self.km.provisioner, "pgid", None)
+        return [p for p in children.tree([pid]) if p.pid != pid and p.pgrp != group]
 
 
 class KernelPool:

@@ -18,16 +18,17 @@ from typing import TYPE_CHECKING, Callable
 import duckdb
 
 from .records import owner_identity, utcnow
-from .states import TASK_ACTIVE, RunStatus, TaskStatus, check_run, check_task
+from .states import RUN_TERMINAL, TASK_ACTIVE, RunStatus, TaskStatus, check_run, check_task
 from .approvals import decisions_for
-from .store import PerStore, Store
+from .store import PerStore, Store, rows_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine
     from .runner import RunDriver
 
 STALE_AFTER = 8.0     # seconds without a heartbeat before a remote owner counts as gone
-HUNG_AFTER = 60.0     # ... before a live process on this host counts as hung
+HUNG_AFTER = 60.0     # ... before a live process on this host counts as hung (the default
+                      # of ``[workspace] hung_after``)
 REAP_EVERY = 2.0      # at most this often per process
 BEAT_EVERY = 1.0      # heartbeat at most this often (flushes come more often while busy)
 # runs an owner process may hold; a run Waiting for Approval holds one only while other
@@ -89,11 +90,20 @@ class Liveness(PerStore):
         self._lock = threading.Lock()
         self._last_reap = 0.0
         self._last_beat = -BEAT_EVERY
+        self.hung_after = HUNG_AFTER
         self.started_at = utcnow()
         self.engine: "Engine | None" = None   # carries on runs this process claims
         store.add_pre_flush(self._drain)
         store.add_hook(self._hook)
+        store.on_taken(self._taken)
         atexit.register(self.shutdown)
+
+    def _taken(self, row: dict) -> None:
+        """The history ended one of our runs while this process could not see it (frozen
+        past ``HUNG_AFTER``, then woken): its driver adopts that ending."""
+        driver = self.live.get(row["id"])
+        if driver is not None:
+            driver.taken(row)
 
     def shutdown(self, wait: float = 3.0) -> None:
         """At interpreter exit: end this process's live runs as Error and write what is queued,
@@ -143,25 +153,37 @@ class Liveness(PerStore):
         and now and then mark lost runs and apply approval deadlines."""
         live = list(self.live)
         requests: list[tuple[str, str]] = []
+        taken: list[dict] = []
         decisions: list[dict] = []
         claimed: list[str] = []
         if live:
             if time.monotonic() - self._last_beat > BEAT_EVERY:
                 self.beat(con)
             marks = ", ".join("?" * len(live))
-            requests = con.execute(
-                f"SELECT id, cancel_requested_by FROM runs WHERE id IN ({marks}) "
-                "AND cancel_requested_at IS NOT NULL", live).fetchall()
+            ended = {s.value for s in RUN_TERMINAL}
+            rows = rows_of(con.execute(
+                f"SELECT id, status, error, ended_at, cancel_requested_by FROM runs "
+                f"WHERE id IN ({marks}) AND (cancel_requested_at IS NOT NULL "
+                f"OR status IN ({', '.join(repr(s) for s in sorted(ended))}))", live))
+            # a run the history ended while we could not see it (frozen past hung_after,
+            # then woken): its driver adopts that ending now, not at its next write
+            taken = [r for r in rows if r["status"] in ended]
+            requests = [(r["id"], r["cancel_requested_by"]) for r in rows
+                        if r["status"] not in ended]
             for run_id, driver in list(self.live.items()):
                 if driver.parked:
                     decisions += decisions_for(con, run_id, driver.parked)
         if time.monotonic() - self._last_reap > REAP_EVERY:
             self._last_reap = time.monotonic()
             claimed = self._sweep(con)
-        if not (requests or decisions or claimed):
+        if not (requests or decisions or claimed or taken):
             return None
 
         def after_commit() -> None:
+            for row in taken:
+                driver = self.live.get(row["id"])
+                if driver is not None and driver.run.status not in RUN_TERMINAL:
+                    driver.taken(row)
             for run_id, by in requests:
                 if run_id in self.live:
                     self.live[run_id].request_cancel(by or "unknown")
@@ -209,7 +231,7 @@ class Liveness(PerStore):
         if host == self.host:  # the process table is the truth here; heartbeats only if hung
             if not pid_alive(pid):
                 return f"runner lost: process {pid} on {host} stopped while the run was active"
-            limit = HUNG_AFTER
+            limit = self.hung_after
         if beat is not None and beat < stale - dt.timedelta(seconds=limit - STALE_AFTER):
             return (f"runner lost: process {pid} on {host} sent no heartbeat for more than "
                     f"{limit:g} s")

@@ -110,7 +110,7 @@ class Workflow:
         self.description = description
         self.tags = list(tags)
         self.params = list(params)
-        # who may run it / decide its approvals (user or role names); None: anyone allowed
+        # who may run it / decide its approvals (role names, or user:NAME); None: anyone allowed
         self.runners = list(runners) if runners is not None else None
         self.approvers = list(approvers) if approvers is not None else None
         self.steps: dict[str, Step] = {}
@@ -178,8 +178,8 @@ class Workflow:
                  on_timeout: str = "reject", description: str = "",
                  inputs: Iterable[Param] = ()) -> Step:
         """Add a human decision: the run waits (holding no thread or process) until one of
-        ``approvers`` (user or role names; empty: anyone who may APPROVE) approves or rejects.
-        Approver ``inputs`` (Params) reach downstream steps as this step's result, with
+        ``approvers`` (role names, or user:NAME; empty: anyone who may APPROVE) approves or
+        rejects. Approver ``inputs`` (Params) reach downstream steps as this step's result, with
         ``approved_by`` and ``comment``. After ``timeout`` the step is decided by
         ``on_timeout``: "reject", "approve" or "fail"."""
         if on_timeout not in ("reject", "approve", "fail"):

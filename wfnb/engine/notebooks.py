@@ -181,7 +181,8 @@ class NotebookStep(StepKind):
         # None stands for "not given": the notebook keeps its own default
         values = {k: v for k, v in inputs.pick(declared).items() if v is not None}
         values.update(step.options.get("parameters") or {})
-        values = {k: to_jsonable(v) for k, v in values.items()}
+        # papermill writes floats itself (nan and inf too); to_jsonable would make them text
+        values = {k: v if isinstance(v, float) else to_jsonable(v) for k, v in values.items()}
         out = ctx.artifacts / f"{step.name}-{ctx.attempt}.ipynb"
         session = _kernel(ctx, step.options.get("kernel") or "python3")
         try:
@@ -217,7 +218,8 @@ class CellSession:
         self.path = ctx.artifacts / "notebook.ipynb"
         ctx.notebook = str(self.path.relative_to(ctx.workspace))
         from papermill.translators import translate_parameters
-        given = {k: to_jsonable(v) for k, v in ctx.params.items() if v is not None}
+        given = {k: v if isinstance(v, float) else to_jsonable(v)
+                 for k, v in ctx.params.items() if v is not None}
         code = translate_parameters(opts.get("kernel") or "python3", "python", given,
                                     "Parameters injected by wfnb")
         cell = nbformat.v4.new_code_cell(code, metadata={"tags": ["injected-parameters"]})
@@ -328,19 +330,25 @@ _STEP_TAG = re.compile(r"^step:([A-Za-z_]\w*)$")
 _AFTER_TAG = re.compile(r"^after:([A-Za-z_]\w*)$")
 
 
+def workflow_name(path: Path, meta: dict | None = None) -> str:
+    """The name of the workflow a notebook is: its ``wfnb`` metadata's, else its file name."""
+    name = (meta or {}).get("name") or re.sub(r"\W", "_", path.stem)
+    if not isinstance(name, str):
+        raise WorkflowError(path.stem, f"{path}: metadata 'wfnb' name must be a string")
+    return name if re.match(r"[A-Za-z_]", name) else f"nb_{name}"  # 2024-report: nb_2024_report
+
+
 def notebook_workflow(path: Path) -> Workflow:
     """A notebook in a workflows folder: its ``step:<name>`` cells are steps (run in one
     kernel, in notebook order; once any cell has ``after:<name>`` tags, those tags alone order
     the steps); a notebook without such cells is one papermill step. Parameters come from its
     ``parameters`` cell in both cases."""
-    nb = read(path, path.stem)
+    nb = read(path, workflow_name(path))
     meta = nb.metadata.get("wfnb", {})
     if not isinstance(meta, dict):
-        raise WorkflowError(path.stem, f"{path}: metadata 'wfnb' must be a mapping "
+        raise WorkflowError(workflow_name(path), f"{path}: metadata 'wfnb' must be a mapping "
                             "(name, title, description, tags)")
-    name = meta.get("name") or re.sub(r"\W", "_", path.stem)
-    if not re.match(r"[A-Za-z_]", name):
-        name = f"nb_{name}"  # "2024-report.ipynb" -> nb_2024_report
+    name = workflow_name(path, meta)
     title = meta.get("title")
     description = meta.get("description", "")
     if title is None:

@@ -1,6 +1,7 @@
 """Run and task records: the rows of ``runs`` and ``tasks``, in memory and in the store."""
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 import os
@@ -22,8 +23,59 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}-{secrets.token_hex(3)}"
 
 
+def _escape_surrogates(err: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a lone surrogate becomes visible text, ``\\xe9`` for a byte that
+    ``surrogateescape`` smuggled in (a non-UTF-8 file name, say), else ``\\ud800``."""
+    text = err.object[err.start:err.end]  # type: ignore[attr-defined]
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
+                   else f"\\u{ord(c):04x}" for c in text), err.end
+
+
+codecs.register_error("wfnb-escape", _escape_surrogates)
+
+
+def clean_text(text: str) -> str:
+    """``text`` as DuckDB can store it: valid UTF-8, lone surrogates escaped (DuckDB refuses
+    them, and a refused row once blocked every later write of the process)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "wfnb-escape").decode("utf-8")
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_clean_value(k): _clean_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_value(v) for v in value]
+    return value
+
+
 def dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, default=str)
+    """JSON text DuckDB's JSON type accepts: no NaN tokens, no lone surrogates."""
+    if value is None:
+        return None
+    text = json.dumps(value, default=str)
+    if "\\ud" in text:  # a surrogate escape: check they all pair up (rare: emoji, bad bytes)
+        text = json.dumps(_clean_value(json.loads(text)))
+    return text
+
+
+def clean_row(row: dict) -> dict:
+    """A row's text as the store can take it (see :func:`clean_text`); JSON columns are made
+    by :func:`dumps`, event data by callers' ``json.dumps``, so both are checked too."""
+    for key, value in row.items():
+        if isinstance(value, str):
+            if not value.isascii():
+                row[key] = clean_text(value)
+            elif key == "data" and "\\ud" in value:
+                row[key] = dumps(json.loads(value))
+    return row
 
 
 def loads(text: Any) -> Any:

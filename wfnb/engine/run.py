@@ -46,13 +46,20 @@ class Run:
     def done(self) -> bool:
         return self.record.status in RUN_TERMINAL
 
+    # Tasks and results need VIEW_DETAILS, wherever the run lives (driven here or read from
+    # the history), checked for the user of the workspace this handle came from: a handle
+    # from bob's workspace refuses bob, even if alice's in this process drives the run.
     @property
     def tasks(self) -> list[TaskRecord]:
         """Tasks in the order they were scheduled, ``Start`` first (one per attempt)."""
+        self._engine._require("VIEW_DETAILS", f"see the tasks of run {self.id}")
+        return self._task_records()
+
+    def _task_records(self) -> list[TaskRecord]:
+        """The tasks, without a permission check (for the engine's own use)."""
         if self._driver is not None:
             with self._engine.store.records_lock:
                 return list(self._driver.tasks)
-        self._engine._require("VIEW_DETAILS", f"see the tasks of run {self.id}")
         if self._tasks is None:
             self._tasks = self._engine._load(self.id)[1]
         return list(self._tasks)
@@ -72,6 +79,7 @@ class Run:
 
     def result(self, step: str) -> Any:
         """The value ``step`` returned (loaded from its artifact file when it was not JSON)."""
+        self._engine._require("VIEW_DETAILS", f"see the results of run {self.id}")
         if self._driver is not None and step in self._driver.results:
             return self._driver.results[step]
         task = self.task(step)
@@ -98,17 +106,23 @@ class Run:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             driver = self._driver
+            # a run driven here has ended when its driver is done, not when its status in
+            # memory is terminal: that ending may not be written yet, or may be refused
             if driver is not None and not driver.done.is_set():
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
                 driver.done.wait(left)
             if driver is not None and driver.done.is_set():
-                if driver.flush_error is not None:
+                if driver.taken_over:  # the history ended it otherwise: show the history
+                    self._driver = None
+                elif driver.flush_error is not None:
                     raise StoreError(f"run {self.id} ended {self.status}, but that could not "
                                      f"be written to the history: {driver.flush_error}")
-                if driver.run.status in RUN_TERMINAL:
+                elif driver.run.status in RUN_TERMINAL:
                     return self
-            if self.refresh().done:
-                return self
+            if driver is None or driver.done.is_set():
+                self.refresh()  # from the history, or a driver that took the run on here
+                if (self._driver is None or self._driver.done.is_set()) and self.done:
+                    return self
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"run {self.id} still {self.status} after {timeout} s")
             if self._driver is None or self._driver.done.is_set():

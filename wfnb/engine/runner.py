@@ -22,7 +22,7 @@ from .capture import Sink, capture
 from .context import RunContext
 from .model import Workflow
 from .parking import ApprovalParking
-from .errors import InfrastructureError
+from .errors import InfrastructureError, StoreError
 from .records import RunRecord, TaskRecord, utcnow
 from .results import Inputs, decode_result, encode_result
 from .states import RunStatus as R, TaskStatus as T, check_run, check_task, TASK_TERMINAL
@@ -44,6 +44,7 @@ class RunDriver(ApprovalParking):
         self.done = threading.Event()
         self.released = False        # gave the run up while it waits for a decision
         self.flush_error: Exception | None = None
+        self.taken_over = False      # the history ended the run otherwise (see taken())
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._stop: tuple[R, str, str | None] | None = None   # (status, reason, actor)
         self._sinks: dict[str, Sink] = {}
@@ -101,6 +102,18 @@ class RunDriver(ApprovalParking):
         if self._stop is None:
             self._stop = (status, reason, actor)
             self._inbox.put(("stop",))
+
+    def taken(self, row: dict) -> None:
+        """The history holds another ending for this run (another process marked it Error
+        while this one was frozen): adopt it, stop the steps, and report nothing else.
+        Called by the writer before the flush that found it returns."""
+        with self.store.records_lock:
+            self.taken_over = True
+            self.run.status = R(row["status"])  # the store's truth, not a transition of ours
+            self.run.error, self.run.ended_at = row["error"], row["ended_at"]
+        if self._stop is None:
+            self._stop = (self.run.status, row["error"] or "", None)
+        self._inbox.put(("stop",))
 
     def deliver(self, decision: dict) -> None:
         """A recorded approval decision for one of this run's parked steps."""
@@ -165,6 +178,9 @@ class RunDriver(ApprovalParking):
             try:
                 self.drain_output()
                 self.store.flush()
+                failed = [getattr(r, "_write_failed", None) for r in (self.run, *self.tasks)]
+                if any(failed):
+                    raise StoreError("; ".join(f for f in failed if f))
             except Exception as exc:  # wait() says so rather than claim a durable ending
                 self.flush_error = exc
             finally:
@@ -199,7 +215,11 @@ class RunDriver(ApprovalParking):
                 self._decide(msg[1])
             elif msg[0] == "done":
                 self._done(msg[1], msg[2])
-        if self._stop is not None:
+        if self.taken_over:  # the history has its ending: stop the steps, write nothing
+            for task, cancel in self._running.values():
+                cancel.set()
+            self._running.clear()
+        elif self._stop is not None:
             self._abort(*self._stop)
         elif self._failed_steps:
             first = self._failed_steps[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -39,7 +39,7 @@ class Schedule:
     workflow: str
     cron: str
     timezone: str
-    params: dict
+    params: dict | None  # as given when it was made; None: hidden from this user
     catchup: str
     paused: bool
     created_by: str
@@ -53,6 +53,10 @@ class Schedule:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def without_params(self) -> "Schedule":
+        """This schedule with its arguments hidden (they may hold secrets)."""
+        return replace(self, params=None)
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .children import ended_on
 from .context import RunContext
 from .model import Step
 
@@ -20,7 +21,8 @@ class StepKind:
 
 
 class PythonStep(StepKind):
-    """A Python callable: receives ``ctx``, params and upstream results by argument name."""
+    """A Python callable: receives ``ctx``, params and upstream results by argument name.
+    The processes it starts are ended when it is cancelled or times out (:mod:`.children`)."""
 
     kind = "python"
 
@@ -29,7 +31,8 @@ class PythonStep(StepKind):
         kwargs = inputs.everything() if var_kw else inputs.pick(names)
         if "ctx" in names or var_kw:
             kwargs["ctx"] = ctx
-        return step.fn(**kwargs)
+        with ended_on(ctx._cancel):
+            return step.fn(**kwargs)
 
 
 class ApprovalStep(StepKind):

@@ -11,6 +11,8 @@ hold a file at a time, so no process keeps the file for long (how they take turn
 """
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import threading
 import time
@@ -22,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from .errors import StoreError
-from .records import RunRecord, TaskRecord, utcnow
+from .records import RunRecord, TaskRecord, clean_row, dumps, utcnow
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .sharedfile import SharedFile
 from .states import RUN_TERMINAL, TASK_TERMINAL
@@ -48,14 +50,15 @@ _SMALL_BATCH = 64  # below this many rows, VALUES beats building a DataFrame
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict],
-            update: Sequence[str] = (), terminal=None) -> None:
-    """Insert rows (dicts with the same keys), or upsert on ``id`` updating ``update``."""
+            update: Sequence[str] = (), terminal=None) -> set[str]:
+    """Insert rows (dicts with the same keys), or upsert on ``id`` updating ``update``;
+    an upsert returns the ids it wrote (a row kept in its terminal status is not)."""
     columns = list(rows[0])
     conflict = ""
     if update:
         sets = ", ".join(f"{c} = excluded.{c}" for c in update)
         conflict = (f" ON CONFLICT (id) DO UPDATE SET {sets} "
-                    f"WHERE {_keeps_terminal(table, terminal)}")
+                    f"WHERE {_keeps_terminal(table, terminal)} RETURNING id")
     names = ", ".join(columns)
     if len(rows) <= _SMALL_BATCH:
         marks = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * len(rows))
@@ -64,6 +67,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict],
     else:
         frame = pd.DataFrame(rows, columns=columns)  # noqa: F841 - DuckDB reads it by name
         con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM frame{conflict}")
+    return {r[0] for r in con.fetchall()} if update else set()
 
 
 @dataclass
@@ -81,6 +85,23 @@ class _Batch:
         self.tasks.update(newer.tasks)
         self.events.extend(newer.events)
         return self
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back, unless DuckDB has already done so (a failed COMMIT on a full disk): its
+    "no transaction is active" must not hide the error that matters."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass
+
+
+def is_bad_row(exc: Exception) -> bool:
+    """Did the file refuse a row (a value it cannot take), rather than be out of reach (busy,
+    locked, full)? Only the former is worth writing the batch's rows one by one for."""
+    return isinstance(exc, (duckdb.InvalidInputException, duckdb.ConversionException,
+                            duckdb.ConstraintException, duckdb.OutOfRangeException,
+                            UnicodeError, TypeError, ValueError, OverflowError))
 
 
 class PerStore:
@@ -127,15 +148,36 @@ class Store(SharedFile):
         self._enqueued = 0
         self._committed = 0
         self._failure: tuple[int, Exception] | None = None
+        self._taken_listeners: list[Callable[[dict], None]] = []
         self._last_flush = time.monotonic()
         self._writer: threading.Thread | None = None
         self._hooks: list[Hook] = []
         self._pre_flush: list[Callable[[], None]] = []
         self._subscribers: list[Callable[[list[dict]], None]] = []
         self.keepalive = 0                      # > 0 while this process owns live runs
+        self._stopping = False
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._init_file(path)
         self._migrate()
+        # registered before any Liveness or view of this store, so it runs after theirs
+        # (atexit is last-in, first-out): they queue their last rows, this writes them
+        atexit.register(self.close)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """At interpreter exit: write what is queued, stop the writer thread and close the
+        file from this (the main) thread. Nothing is left to a daemon thread, which the
+        interpreter would kill wherever it is (see ``sharedfile``)."""
+        try:
+            self.flush(timeout=timeout)
+        except Exception:  # noqa: BLE001 - the reaper of another process still ends its runs
+            pass
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        writer = self._writer
+        if writer is not None and writer is not threading.current_thread():
+            writer.join(timeout)
+        self.close_file()
 
     def _migrate(self) -> None:
         with self.connect() as con:
@@ -198,7 +240,7 @@ class Store(SharedFile):
                 result = fn(con)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                rollback(con)
                 raise
         return result
 
@@ -215,6 +257,14 @@ class Store(SharedFile):
         with self._cond:
             target = self._enqueued
             if self._committed >= target:
+                return
+            if self._stopping:  # the writer has stopped (exiting): write from here
+                self._cond.release()
+                try:
+                    if not self._flush_once():
+                        raise StoreError(f"could not write to the history: {self._failure[1]}")
+                finally:
+                    self._cond.acquire()
                 return
             self._urgent = True
             self._ensure_writer()
@@ -242,6 +292,8 @@ class Store(SharedFile):
 
     # ---- the writer thread ---------------------------------------------------------------
     def _ensure_writer(self) -> None:
+        if self._stopping:  # exiting: flush() has written what came before
+            return
         if self._writer is None or not self._writer.is_alive():
             self._writer = threading.Thread(target=self._write_loop, name="wfnb-writer",
                                             daemon=True)
@@ -262,45 +314,100 @@ class Store(SharedFile):
     def _write_loop(self) -> None:
         while True:
             with self._cond:
-                while (wait := self._due(time.monotonic())) > 0:
+                while not self._stopping and (wait := self._due(time.monotonic())) > 0:
                     self._cond.wait(wait)
-            for fn in list(self._pre_flush):
-                fn()
-            with self._cond:
-                batch, self._batch = self._batch, _Batch()
-                generation = self._enqueued
-                self._first_pending, self._urgent = None, False
-            try:
-                after = self._commit(batch)
-            except Exception as exc:  # keep the batch: nothing queued is ever dropped
+                if self._stopping:
+                    return
+            if not self._flush_once():
+                time.sleep(0.2)  # the file is busy or unreachable: the batch waits its turn
+
+    def _flush_once(self) -> bool:
+        """Take the queued batch and commit it; False (the batch kept for the next try) when
+        the file could not be written."""
+        for fn in list(self._pre_flush):
+            fn()
+        with self._cond:
+            batch, self._batch = self._batch, _Batch()
+            generation = self._enqueued
+            self._first_pending, self._urgent = None, False
+        try:
+            after, taken = self._commit(batch)
+        except Exception as exc:  # noqa: BLE001
+            if not is_bad_row(exc):  # busy, locked, disk full ...: keep it all, try again
                 with self._cond:
                     self._batch = batch.absorb_newer(self._batch)
                     self._first_pending = self._first_pending or time.monotonic()
                     self._failure = (generation, exc)
                     self._cond.notify_all()
-                time.sleep(0.2)
-                continue
-            with self._cond:
-                self._committed = max(self._committed, generation)
-                self._failure = None
-                self._last_flush = time.monotonic()
-                self._cond.notify_all()
-            for fn in after:
-                fn()
-            if batch.events:
-                for sub in list(self._subscribers):
-                    try:
-                        sub(batch.events)
-                    except Exception:  # a broken view must not stop the writer
-                        pass
+                return False
+            # a row the file refuses: write the rows one at a time, so that one bad row
+            # never blocks those queued beside it (nor, retried forever, every later one)
+            after, taken = self._commit_apart(batch)
+        for fn in taken:  # before anyone is told the batch is durable
+            fn()
+        with self._cond:
+            self._committed = max(self._committed, generation)
+            self._failure = None
+            self._last_flush = time.monotonic()
+            self._cond.notify_all()
+        for fn in after:
+            fn()
+        if batch.events:
+            for sub in list(self._subscribers):
+                try:
+                    sub(batch.events)
+                except Exception:  # a broken view must not stop the writer
+                    pass
+        return True
 
-    def _commit(self, batch: _Batch) -> list[Callable[[], None]]:
+    def _commit_apart(self, batch: _Batch) -> tuple[list, list]:
+        """Commit each row of ``batch`` in its own transaction; a row that still fails is
+        left out, marked (``_write_failed``: its run's ``wait()`` says so), and an event
+        says which and why."""
+        after: list = []
+        taken: list = []
+        parts = [_Batch()]  # the hooks (heartbeat, cancel requests ...) on their own
+        parts += [_Batch(runs={k: r}) for k, r in batch.runs.items()]
+        parts += [_Batch(tasks={k: t}) for k, t in batch.tasks.items()]
+        parts += [_Batch(events=[e]) for e in batch.events]
+        for i, part in enumerate(parts):
+            try:
+                more, gone = self._commit(part, hooks=i == 0)
+                after += more
+                taken += gone
+            except Exception as exc:  # noqa: BLE001
+                what = (f"run {next(iter(part.runs))}" if part.runs else
+                        f"task {next(iter(part.tasks))}" if part.tasks else
+                        f"event {part.events[0].get('kind')} of run "
+                        f"{part.events[0].get('run_id')}" if part.events else "heartbeat")
+                why = f"{type(exc).__name__}: {str(exc)[:300]}"
+                with self.records_lock:
+                    for record in (*part.runs.values(), *part.tasks.values()):
+                        record._write_failed = why  # type: ignore[attr-defined]
+                try:
+                    self._commit(_Batch(events=[{
+                        "ts": utcnow(), "kind": "write_failed", "run_id": (
+                            part.events[0].get("run_id") if part.events else None),
+                        "data": dumps({"row": what, "error": why})}]), hooks=False)
+                except Exception:  # noqa: BLE001 - the flush waiters are still told
+                    pass
+        return after, taken
+
+    def _commit(self, batch: _Batch,
+                hooks: bool = True) -> tuple[list[Callable[[], None]], list[Callable[[], None]]]:
+        """One transaction: the batch's rows, then the hooks. Returns what to run after the
+        commit: the hooks' follow-ups, and the adoption of the history's ending by runs
+        this process drove but that another process ended meanwhile (a runner frozen
+        past its heartbeat limit, then woken: its own ending is refused, not reported)."""
         with self.records_lock:
             # rows never written go in with a plain INSERT (a third of an upsert's cost);
             # rows already in the store are upserted
-            runs = [(r.to_row(), getattr(r, "_stored", False)) for r in batch.runs.values()]
-            tasks = [(t.to_row(), getattr(t, "_stored", False)) for t in batch.tasks.values()]
+            runs = [(clean_row(r.to_row()), getattr(r, "_stored", False))
+                    for r in batch.runs.values()]
+            tasks = [(clean_row(t.to_row()), getattr(t, "_stored", False))
+                     for t in batch.tasks.values()]
         after: list[Callable[[], None]] = []
+        taken: list[Callable[[], None]] = []
         with self.connect() as con:
             con.execute("BEGIN")
             try:
@@ -316,18 +423,34 @@ class Store(SharedFile):
                     if fresh:
                         _insert(con, table, fresh)
                     if known:
-                        _insert(con, table, known, update, terminal)
+                        kept = _insert(con, table, known, update, terminal)
+                        if table == "runs" and len(kept) < len(known):
+                            taken += self._refused(con, {r["id"] for r in known} - kept)
                 if batch.events:
-                    _insert(con, "events", [{c: e.get(c) for c in _EVENT_COLUMNS}
+                    _insert(con, "events", [clean_row({c: e.get(c) for c in _EVENT_COLUMNS})
                                             for e in batch.events])
-                for hook in list(self._hooks):
+                for hook in list(self._hooks) if hooks else ():
                     if (post := hook(con)) is not None:
                         after.append(post)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                rollback(con)
                 raise
         with self.records_lock:
             for record in (*batch.runs.values(), *batch.tasks.values()):
                 record._stored = True  # type: ignore[attr-defined]
-        return after
+        return after, taken
+
+    def _refused(self, con: duckdb.DuckDBPyConnection,
+                 ids: set[str]) -> list[Callable[[], None]]:
+        """Runs whose update the history refused (it holds another ending for them): tell
+        each ``on_taken`` listener what the history holds."""
+        marks = ", ".join("?" * len(ids))
+        rows = rows_of(con.execute(f"SELECT id, status, error, ended_at FROM runs "
+                                   f"WHERE id IN ({marks})", sorted(ids)))
+        return [functools.partial(fn, row) for row in rows for fn in self._taken_listeners]
+
+    def on_taken(self, fn: Callable[[dict], None]) -> None:
+        """``fn(row)`` when the history refuses this process's update of a run it has
+        ended otherwise (``row``: id, status, error, ended_at), before flushes return."""
+        self._taken_listeners.append(fn)

@@ -66,9 +66,10 @@ class TestSession:
 
     def save(self, run: "Run", only: str | None = None) -> None:
         """Keep each completed task's result of a test run (and its arguments), or only
-        ``only``'s (a step test: the upstream values it was given stay as they were)."""
+        ``only``'s (a step test: the upstream values it was given stay as they were).
+        Unchecked: a test run's session belongs to its user, who may lack VIEW_DETAILS."""
         rows = [(PARAMS, run.params, None)] + [
-            (t.step, t.result, t.result_ref) for t in run.tasks
+            (t.step, t.result, t.result_ref) for t in run._task_records()
             if t.status.value == "Completed" and t.step != "Start"
             and (only is None or t.step == only)]
         now = utcnow()

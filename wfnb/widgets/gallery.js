@@ -11,10 +11,31 @@ function render({ model, el }) {
     h("button", { class: "wfnb-btn wfnb-view-all", onclick: () => model.send({ action: "runs" }) }, "View Runs"));
   const grid = h("div", { class: "wfnb-cards" });
   const error = h("div", { class: "wfnb-error" });
-  root.append(header, error, grid);
+  const problems = h("div", { class: "wfnb-problems", role: "status" });
+  root.append(header, error, problems, grid);
+
+  // broken workflow files: their workflows have no card and cannot be run until fixed
+  function drawProblems() {
+    const list = model.get("problems") || [];
+    problems.hidden = !list.length;
+    if (!list.length) return problems.replaceChildren();
+    const files = new Set(list.map((p) => p.file)).size;
+    fill(problems,
+      h("div", { class: "wfnb-problems-head" },
+        h("strong", {}, `${files} workflow file${files === 1 ? "" : "s"} could not be loaded`),
+        h("span", { class: "wfnb-muted" }, files === 1
+          ? " – what it defines is left out until it is fixed"
+          : " – what they define is left out until they are fixed"),
+        h("button", { class: "wfnb-btn wfnb-problems-reload", title: "Load the workflow files again",
+          onclick: () => model.send({ action: "reload" }) }, "Check again")),
+      h("ul", {}, list.map((p) => h("li", { class: "wfnb-problem" },
+        h("code", { class: "wfnb-problem-where" }, p.line ? `${p.file}:${p.line}` : p.file),
+        " ", h("span", { class: "wfnb-problem-message" }, p.message)))));
+  }
 
   function draw() {
     error.textContent = model.get("error");
+    drawProblems();
     const q = (model.get("query") || "").toLowerCase();
     grid.replaceChildren();
     for (const c of model.get("cards")) {
@@ -43,6 +64,7 @@ function render({ model, el }) {
   }
   model.on("change:cards", draw);
   model.on("change:error", draw);
+  model.on("change:problems", drawProblems);
   draw();
 }
 

@@ -22,6 +22,8 @@ class GalleryCards(Live, anywidget.AnyWidget):
     query = traitlets.Unicode("").tag(sync=True)
     user = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    # broken workflow files: [{file, line, message, workflows}], shown above the cards
+    problems = traitlets.List([]).tag(sync=True)
 
     def __init__(self, ws, on_intent=None, **kw):
         super().__init__(**kw)
@@ -37,8 +39,9 @@ class GalleryCards(Live, anywidget.AnyWidget):
         ws = self._ws
         try:
             workflows = ws.workflows()
-        except Exception as exc:  # a broken workflow file: say so instead of an empty gallery
-            return {"cards": [], "error": str(exc)}
+            problems = [p.to_dict() for p in ws.workflow_problems()]
+        except Exception as exc:  # the history is locked, say: an error, not an empty gallery
+            return {"cards": [], "error": str(exc), "problems": []}
         last = ws.last_runs() if ws.can("VIEW_RUNS") else {}
         upcoming: dict[str, Any] = {}
         for schedule in ws.schedules_.list():
@@ -60,8 +63,11 @@ class GalleryCards(Live, anywidget.AnyWidget):
                 if info.get("created_at") else None,
                 "next_run": upcoming[wf.name].isoformat(timespec="minutes") + "Z"
                 if wf.name in upcoming else None})
-        return {"cards": cards, "error": ""}
+        return {"cards": cards, "error": "", "problems": problems}
 
     def _message(self, _widget, content: dict, _buffers) -> None:
+        if content.get("action") == "reload":  # "Check again" after fixing a file
+            self._dirty.set()  # the repaint thread rebuilds the state, which reloads files
+            return
         if self._on_intent is not None:
             self._on_intent(content)
