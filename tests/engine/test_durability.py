@@ -116,64 +116,79 @@ def holds_history_lock(pid: int, root) -> bool:
     return False
 
 
+@pytest.fixture
+def frozen_ws(factory):
+    """A workspace whose runners count as hung after 3 s without a heartbeat."""
+    (factory.root / "wfnb.toml").write_text(
+        '[workspace]\npaths = ["workflows"]\nhung_after = 3\n')
+    factory.module("frozen", FROZEN)
+    return factory.open()
+
+
+def freeze_until_lost(ws, proc: subprocess.Popen) -> str:
+    """Once ``proc``'s run has its step running, SIGSTOP ``proc`` (at a moment it holds no
+    lock on the history: a process frozen holding it would block every other) and wait
+    until this process marks the run Error; returns the run's id."""
+    running = poll(lambda: [r for r in ws.runs(workflow="frozen")
+                            if any(t.step == "wait_for_go" and t.status.value == "Running"
+                                   for t in r.tasks)],
+                   timeout=120, what="the step to run")
+    run_id = running[0].id
+
+    def frozen_without_the_file() -> bool:
+        os.kill(proc.pid, signal.SIGSTOP)
+        if not holds_history_lock(proc.pid, ws.root):
+            return True
+        os.kill(proc.pid, signal.SIGCONT)
+        return False
+    poll(frozen_without_the_file, timeout=30, interval=0.01, what="a clean freeze")
+    # this process finds no heartbeat for more than 3 s: the run is lost
+    ended = poll(lambda: ws.get_run(run_id).status == "Error" and ws.get_run(run_id),
+                 timeout=60, interval=0.2, what="the frozen run to be marked Error")
+    assert "no heartbeat" in ended.error
+    return run_id
+
+
+def finish(proc: subprocess.Popen) -> str:
+    """Wake ``proc`` and return what it printed."""
+    try:
+        os.kill(proc.pid, signal.SIGCONT)
+        return proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 @pytest.mark.slow
-def test_a_runner_frozen_past_its_limit_reports_the_ending_the_history_holds(factory):
+def test_a_runner_frozen_past_its_limit_reports_the_ending_the_history_holds(frozen_ws):
     """SIGSTOP a `wfnb run` past ``hung_after``: another process marks the run Error. Woken
     with SIGCONT, the runner's step completes, but it reports the history's Error and exits
     1, and the history still says Error: no split brain."""
-    (factory.root / "wfnb.toml").write_text(
-        '[workspace]\npaths = ["workflows"]\nhung_after = 3\n')
-    factory.module("frozen", FROZEN)
-    ws = factory.open()
-    proc = subprocess.Popen([PYTHON, "-m", "wfnb", "run", "frozen", "--workspace",
-                             str(factory.root)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=cli_env())
+    root = frozen_ws.root
+    proc = subprocess.Popen([PYTHON, "-m", "wfnb", "run", "frozen", "--workspace", str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=cli_env())
     try:
-        running = poll(lambda: [r for r in ws.runs(workflow="frozen")
-                                if r.task("wait_for_go").status.value == "Running"]
-                       if ws.runs(workflow="frozen") else None, timeout=120,
-                       what="the step to run")
-        run_id = running[0].id
-
-        def frozen_without_the_file() -> bool:  # a process frozen holding the file blocks all
-            os.kill(proc.pid, signal.SIGSTOP)
-            if not holds_history_lock(proc.pid, factory.root):
-                return True
-            os.kill(proc.pid, signal.SIGCONT)
-            return False
-        poll(frozen_without_the_file, timeout=30, interval=0.01, what="a clean freeze")
-        # another process (this one) finds no heartbeat for more than 3 s: the run is lost
-        ended = poll(lambda: ws.get_run(run_id).status == "Error" and ws.get_run(run_id),
-                     timeout=60, interval=0.2, what="the frozen run to be marked Error")
-        assert "no heartbeat" in ended.error
-        (factory.root / "go").touch()  # the step can now finish ...
-        os.kill(proc.pid, signal.SIGCONT)  # ... once its process wakes up
-        out, _ = proc.communicate(timeout=120)
+        run_id = freeze_until_lost(frozen_ws, proc)
+        (root / "go").touch()  # the step can finish once its process wakes up
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGCONT)
-            proc.kill()
+        out = finish(proc)
     assert proc.returncode == 1, out
     assert f"run {run_id} Error" in out and "no heartbeat" in out, out
     assert "Completed" not in out.split(f"run {run_id} Error")[-1]
-    assert stored(factory.root)[run_id] == "Error"
+    assert stored(root)[run_id] == "Error"
 
 
 @pytest.mark.slow
-def test_a_frozen_api_runner_wait_returns_the_history_s_ending(factory, tmp_path):
+def test_a_frozen_api_runner_wait_returns_the_history_s_ending(frozen_ws, tmp_path):
     """The same through the API, with a step that is still running when its process wakes:
     the runner adopts the history's Error at once (its step is told to stop), and
     ``run.wait()`` returns it with the history's tasks."""
-    (factory.root / "wfnb.toml").write_text(
-        '[workspace]\npaths = ["workflows"]\nhung_after = 3\n')
-    factory.module("frozen", FROZEN)
-    ws = factory.open()
     script = tmp_path / "runner.py"
     script.write_text(textwrap.dedent(f"""
         import wfnb
-        ws = wfnb.open({str(factory.root)!r})
+        ws = wfnb.open({str(frozen_ws.root)!r})
         run = ws.start("frozen")
-        print("started", run.id, flush=True)
         run.wait(timeout=300)
         print("ended", run.status, run.error, flush=True)
         print("tasks", [(t.step, t.status.value) for t in run.tasks], flush=True)
@@ -181,30 +196,13 @@ def test_a_frozen_api_runner_wait_returns_the_history_s_ending(factory, tmp_path
     proc = subprocess.Popen([PYTHON, str(script)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=cli_env())
     try:
-        poll(lambda: [r for r in ws.runs(workflow="frozen")
-                      if r.task("wait_for_go").status.value == "Running"]
-             if ws.runs(workflow="frozen") else None, timeout=120, what="the step to run")
-        run_id = ws.runs(workflow="frozen")[0].id
-
-        def frozen_without_the_file() -> bool:
-            os.kill(proc.pid, signal.SIGSTOP)
-            if not holds_history_lock(proc.pid, factory.root):
-                return True
-            os.kill(proc.pid, signal.SIGCONT)
-            return False
-        poll(frozen_without_the_file, timeout=30, interval=0.01, what="a clean freeze")
-        poll(lambda: ws.get_run(run_id).status == "Error", timeout=60, interval=0.2,
-             what="the frozen run to be marked Error")
-        os.kill(proc.pid, signal.SIGCONT)  # no "go": the step would wait for ever
-        out, _ = proc.communicate(timeout=120)
+        run_id = freeze_until_lost(frozen_ws, proc)  # no "go": the step would wait for ever
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGCONT)
-            proc.kill()
+        out = finish(proc)
     assert proc.returncode == 0, out
     assert "ended Error runner lost" in out, out
     assert "('wait_for_go', 'Error')" in out, out  # the tasks are the history's too
-    assert stored(factory.root)[run_id] == "Error"
+    assert stored(frozen_ws.root)[run_id] == "Error"
 
 
 BAD_TEXT = """
