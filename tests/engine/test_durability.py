@@ -314,3 +314,31 @@ def test_a_process_that_exits_right_after_a_run_leaves_it_stored(factory, tmp_pa
     assert len(ids) == 3
     history = stored(factory.root)
     assert all(history.get(rid) == "Completed" for rid in ids)
+
+
+def test_a_row_the_file_refuses_is_left_out_and_blocks_nothing_beside_it(factory):
+    """A task row whose id is already stored (two processes once drove one run) is refused
+    by the file: it alone is left out, with a write_failed event, and the run row and events
+    queued beside it, and every later write, are stored."""
+    from wfnb.engine.records import RunRecord, TaskRecord
+
+    factory.module("quick", QUICK)
+    ws = factory.open()
+    done = ws.run("quick")
+    store = ws.store
+    taken = done.tasks[-1]
+    fresh = RunRecord(id=ws.new_run_id(), workflow="quick", created_by="tester",
+                      owner_id=ws.liveness.owner_id)  # ours: no sweep takes it for lost
+    clash = TaskRecord(id=taken.id, run_id=fresh.id, step="one")  # never stored: an INSERT
+    with store.records_lock:
+        store.put(run=fresh, task=clash, event={"run_id": fresh.id, "kind": "run",
+                                                "status": "Pending"})
+    store.flush(timeout=30)
+    assert getattr(clash, "_write_failed", "").startswith("ConstraintException")
+    later = ws.run("quick")
+    history = dict(ws.sql("select id, status from runs").values.tolist())
+    assert history == {done.id: "Completed", fresh.id: "Pending", later.id: "Completed"}
+    failed = ws.sql("select run_id, data from events where kind = 'write_failed'")
+    assert failed["run_id"].tolist() == [fresh.id]
+    assert f"task {taken.id}" in failed["data"][0]
+    assert ws.get_run(done.id).task("one").run_id == done.id  # the stored row is untouched
