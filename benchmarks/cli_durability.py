@@ -7,7 +7,7 @@ every reported id is looked up.
 
 Prints: commands, reported Completed, stored Completed among them, lost (reported but not
 stored as Completed: must be 0), processes that died by a signal (SIGABRT at exit: must be 0),
-wall time and runs per second.
+wall time and runs per second, and the last line of each command that exited non-zero.
 
 Run from the repository root::
 
@@ -79,6 +79,11 @@ def main() -> None:
     print(f"lost:                 {len(reported) - len(kept)}   (target 0)")
     print(f"died by a signal:     {len(signalled)}   (target 0)")
     print(f"wall time:            {took:.1f} s ({len(results) / took:.2f} commands/s)")
+    failed = [(code, out.strip().splitlines()[-1] if out.strip() else "")
+              for code, out in results if code != 0]
+    print(f"exited non-zero:      {len(failed)}")
+    for code, last in failed[:10]:
+        print(f"  exit {code}: {last[:200]}")
 
 
 if __name__ == "__main__":
