@@ -1,16 +1,5 @@
 // The workflow editor: the graph drawn in SVG, the selected node's settings (edited as a draft
 // that Python checks and saves), Run Test / Test Run and the test session.
-const SVG = "http://www.w3.org/2000/svg";
-function svg(tag, attrs = {}, ...children) {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (v !== undefined && v !== null) el.setAttribute(k, v);
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c);
-  return el;
-}
-
 const COMMON = ["description", "after", "retries", "retry_delay", "timeout"];
 const BY_KIND = { python: ["call"], notebook: ["notebook", "parameters", "kernel"],
   code: ["code", "kernel"], approval: ["approvers", "on_timeout"] };

@@ -5,12 +5,12 @@ function inputFor(field, value, onChange) {
   if (field.type === "bool") {
     input = h("input", { type: "checkbox", id });
     input.checked = value === true || value === "true";
-    input.addEventListener("change", () => onChange(input.checked));
+    on(input, "change", (e) => onChange(e.target.checked));
   } else if (field.type === "choice") {
     input = h("select", { id }, h("option", { value: "" }, "—"),
       (field.choices || []).map((c) => h("option", { value: String(c) }, String(c))));
     input.value = value === null || value === undefined ? "" : String(value);
-    input.addEventListener("change", () => onChange(input.value));
+    on(input, "change", (e) => onChange(e.target.value));
   } else {
     const type = { int: "number", float: "number", date: "date", datetime: "datetime-local" }[field.type] || "text";
     input = field.type === "json" ? h("textarea", { id, rows: 3 }) : h("input", { type, id });
@@ -23,7 +23,7 @@ function inputFor(field, value, onChange) {
       : field.type === "json" ? (typeof value === "string" ? value : JSON.stringify(value))
       : String(value);
     input.value = shown;
-    input.addEventListener("input", () => onChange(input.value));
+    on(input, "input", (e) => onChange(e.target.value));
   }
   input.name = field.name;
   return { id, input };

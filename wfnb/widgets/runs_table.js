@@ -9,19 +9,19 @@ function render({ model, el }) {
     const status = h("select", { "aria-label": "Status", class: "wfnb-filter-status" }, h("option", { value: "" }, "All statuses"),
       model.get("statuses").map((s) => h("option", { value: s }, s)));
     status.value = model.get("status");
-    status.addEventListener("change", () => set("status", status.value));
+    on(status, "change", (e) => set("status", e.target.value));
     const wf = h("select", { "aria-label": "Workflow", class: "wfnb-filter-workflow" }, h("option", { value: "" }, "All workflows"),
       model.get("workflows").map((w) => h("option", { value: w }, w)));
     wf.value = model.get("workflow");
     wf.disabled = model.get("scoped");
-    wf.addEventListener("change", () => set("workflow", wf.value));
+    on(wf, "change", (e) => set("workflow", e.target.value));
     const trig = h("select", { "aria-label": "Trigger", class: "wfnb-filter-trigger" }, h("option", { value: "" }, "All triggers"),
       ["manual", "schedule", "rerun", "test", "api"].map((t) => h("option", { value: t }, t)));
     trig.value = model.get("trigger");
-    trig.addEventListener("change", () => set("trigger", trig.value));
+    on(trig, "change", (e) => set("trigger", e.target.value));
     const text = h("input", { type: "search", placeholder: "Filter text", "aria-label": "Filter text", class: "wfnb-filter-text" });
     text.value = model.get("text");
-    text.addEventListener("change", () => set("text", text.value));
+    on(text, "change", (e) => set("text", e.target.value));
     const last = Math.max(0, Math.ceil(total / size) - 1);
     fill(root, 
       h("div", { class: "wfnb-panel-head" },
