@@ -6,6 +6,11 @@ its checks. Who applies it: the live process that owns the run (its writer's flu
 decisions for its parked steps), or, for a run nobody owns (a released waiting run), the
 process that recorded it, which claims the run in that same transaction and resumes it.
 Deadlines are applied by whichever process sweeps first, even long after they passed.
+
+A process that claimed a run has taken it on: it finishes it (at exit it waits for the run to
+end or to wait for approval again), or hands it off durably (given back with its decision
+recorded, and a ``wfnb _resume`` process started); see ``liveness``. :meth:`Approvals.of_run`
+gives a view what it needs to let an approver decide from Run Details.
 """
 from __future__ import annotations
 
@@ -51,7 +56,10 @@ class DecisionError(WfnbError):
 
 @dataclass
 class PendingApproval:
-    """One approval step waiting for a decision."""
+    """One approval step waiting for a decision: who may take it (``approvers``: users and
+    roles, empty for anyone with APPROVE), the approver ``fields`` (``Param.to_dict()``), its
+    deadline (naive UTC) and what happens then; ``can_decide``: the workspace's user may
+    decide it now; ``decision``: one already recorded, that its run has not applied yet."""
 
     run_id: str
     workflow: str
@@ -63,6 +71,18 @@ class PendingApproval:
     deadline: dt.datetime | None
     on_timeout: str
     started_by: str
+    can_decide: bool = True
+    decision: dict | None = None
+
+    @classmethod
+    def of_task(cls, run_id: str, workflow: str, started_by: str, step: str, info: dict,
+                since: dt.datetime | None, **more: Any) -> PendingApproval:
+        """From a waiting task's stored ``inputs`` (what ``parking._park`` wrote)."""
+        deadline = info.get("deadline")
+        return cls(run_id, workflow, step, info.get("description", ""),
+                   info.get("approvers") or [], info.get("fields") or [], since,
+                   dt.datetime.fromisoformat(deadline) if deadline else None,
+                   info.get("on_timeout", "reject"), started_by, **more)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -202,6 +222,7 @@ class Approvals:
             return "owner"
         con.execute("UPDATE runs SET owner_id = ? WHERE id = ?", [live.owner_id, run_id])
         live.beat(con)
+        live.claims.add(run_id)  # until it is driven here (or handed off at exit)
         return "claimed"
 
     # ---- releasing and resuming ----------------------------------------------------------
@@ -284,12 +305,40 @@ class Approvals:
                 continue
             if not eng.permissions.among(eng.user, info.get("approvers")):
                 continue
-            deadline = info.get("deadline")
-            out.append(PendingApproval(
-                row["run_id"], row["workflow"], row["step"], info.get("description", ""),
-                info.get("approvers") or [], info.get("fields") or [], row["started_at"],
-                dt.datetime.fromisoformat(deadline) if deadline else None,
-                info.get("on_timeout", "reject"), row["created_by"]))
+            out.append(PendingApproval.of_task(row["run_id"], row["workflow"],
+                                               row["created_by"], row["step"], info,
+                                               row["started_at"]))
+        return out
+
+    def of_run(self, run_id: str) -> list[PendingApproval]:
+        """The steps of one run waiting for a decision, as Run Details shows them to anyone
+        who may decide (APPROVE) or see the run's details (VIEW_DETAILS), with
+        ``can_decide`` for the workspace's user. A run driven here is read from memory."""
+        eng = self.engine
+        may_approve = eng.permissions.can(eng.user, "APPROVE")
+        if not may_approve:
+            eng._require("VIEW_DETAILS", f"see the approval steps of run {run_id}")
+        driver = eng.liveness.live.get(run_id)
+        if driver is not None:
+            with eng.store.records_lock:
+                record_, tasks = driver.run, list(driver.tasks)
+        else:
+            record_, tasks = eng._load(run_id)
+        waiting = [t for t in tasks if t.status == TaskStatus.WAITING]
+        if not waiting:
+            return []
+        with eng.store.connect(read_only=True) as con:
+            decided = {d["step"]: d for d in decisions_for(con, run_id,
+                                                           [t.step for t in waiting])}
+        out = []
+        for task in waiting:
+            info = task.inputs or {}
+            decision = decided.get(task.step)
+            can = (may_approve and decision is None and not _expired(info)
+                   and eng.permissions.among(eng.user, info.get("approvers")))
+            out.append(PendingApproval.of_task(run_id, record_.workflow, record_.created_by,
+                                               task.step, info, task.started_at,
+                                               can_decide=can, decision=decision))
         return out
 
 

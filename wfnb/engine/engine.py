@@ -5,8 +5,6 @@ import atexit
 import getpass
 import json
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -36,17 +34,6 @@ from .auth import Permissions, PermissionDenied
 _executors: dict[tuple, Executor] = {}
 _adhoc: dict[str, Workflow] = {}   # workflows passed as objects, by name (this process)
 _executors_lock = threading.Lock()
-
-
-def spawn_resume(root: Path, run_id: str, user: str) -> None:
-    """Carry a run on in a background ``wfnb`` process (for short-lived callers)."""
-    logs = root / ".wfnb" / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    with open(logs / f"{run_id}.log", "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "wfnb", "_resume", run_id, "--workspace",
-                          str(root)], stdout=log, stderr=subprocess.STDOUT,
-                         stdin=subprocess.DEVNULL, start_new_session=True,
-                         env={**os.environ, "WFNB_USER": user})
 
 
 def current_user() -> str:
@@ -240,6 +227,11 @@ class Engine(HistoryReads, WorkflowEdits):
         """Approval steps waiting for a decision that the current user may take."""
         return self.approvals.pending(workflow)
 
+    def run_approvals(self, run_id: str) -> list[PendingApproval]:
+        """Every step of ``run_id`` waiting for a decision, with ``can_decide`` for this user
+        and the ``decision`` already recorded for it, if any (what Run Details shows)."""
+        return self.approvals.of_run(run_id)
+
     def _decide(self, run_id: str, step: str | None, decision: str, comment: str | None,
                 inputs: dict[str, Any]) -> Run:
         step, route, values = self.approvals.decide(run_id, step, decision, comment, inputs)
@@ -261,6 +253,7 @@ class Engine(HistoryReads, WorkflowEdits):
             driver = RunDriver.resume(self, wf, record, tasks)
         except Exception as exc:  # cannot rebuild (workflow changed): the run ends in Error
             why = f"could not resume the run: {exc}"
+            self.liveness.claims.discard(run_id)
             self.store.transact(lambda con: end_run(con, run_id, record.status.value,
                                                     RunStatus.ERROR, why, None))
             return self._handle_id(run_id)
@@ -273,10 +266,7 @@ class Engine(HistoryReads, WorkflowEdits):
         """A run this process claimed while sweeping: resume it here, or in a child process
         when this one is short-lived (``carry_on = "detach"``)."""
         if self.carry_on == "detach":
-            self.store.transact(lambda con: con.execute(
-                "UPDATE runs SET owner_id = NULL WHERE id = ? AND owner_id = ?",
-                [run_id, self.liveness.owner_id]))
-            spawn_resume(self.root, run_id, self.user)
+            self.liveness.hand_off([run_id], self.root, self.user)
         else:
             self._resume(run_id)
 

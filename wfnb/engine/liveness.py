@@ -1,9 +1,26 @@
-"""Who owns which live run, heartbeats, cancel requests between processes, lost runners.
+"""Who owns which live run, heartbeats, cancel requests between processes, lost runners, and
+what a process does with its runs when it exits.
 
 Each process that runs workflows has an owner row it heartbeats (inside the writer's flushes)
 while it has live runs. Any process that opens or polls the workspace marks a run whose owner
 is gone (its process is dead on this host, or its heartbeat is stale) as Error, so no run stays
-stuck in Running. The same flush reads cancel requests other processes wrote for our runs.
+stuck in Running; a view showing a live run polls for that every ``VIEW_CHECK_EVERY`` s
+(:meth:`Liveness.reap` with ``every``). The same flush reads cancel requests other processes
+wrote for our runs.
+
+Exit (the durability rule: a process that takes a run on finishes it or hands it off durably):
+
+* runs this process *took on* (resumed here after a decision or a deadline: ``taken_on``) are
+  waited for as the interpreter begins to shut down (``threading``'s exit hooks, which run
+  before its threads are joined and before ``atexit``, so executors and kernels still work),
+  until each ends or waits for approval again (then it is given back to the store, ownerless
+  and durable), at most ``finish_wait`` s; a decision from a short-lived script therefore
+  ends its run as decided instead of leaving it ``Error``. Ctrl-C stops the wait;
+* from then on (``exiting``) sweeps claim no run, and a claimed run not yet started here is
+  handed off instead (:meth:`Liveness.hand_off`: given back, and a ``wfnb _resume`` child
+  process started to carry it on);
+* then, in ``atexit`` (before ``Store.close``, registered earlier), the runs still live here
+  (those this process started, or taken on and past the wait) end as ``Error``.
 """
 from __future__ import annotations
 
@@ -11,8 +28,11 @@ import atexit
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import duckdb
@@ -30,6 +50,10 @@ STALE_AFTER = 8.0     # seconds without a heartbeat before a remote owner counts
 HUNG_AFTER = 60.0     # ... before a live process on this host counts as hung (the default
                       # of ``[workspace] hung_after``)
 REAP_EVERY = 2.0      # at most this often per process
+VIEW_CHECK_EVERY = 1.0  # a view showing a live run checks its owner this often (the docs
+                        # promise a dead owner is seen within 10 s: 1 s here, or 8 s + 1 s
+                        # for an owner on another host)
+FINISH_WAIT = 300.0   # at exit, wait at most this long for the runs this process took on
 BEAT_EVERY = 1.0      # heartbeat at most this often (flushes come more often while busy)
 # runs an owner process may hold; a run Waiting for Approval holds one only while other
 # steps of it still run (a released waiting run has no owner and is not lost)
@@ -48,6 +72,18 @@ def pid_alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def spawn_resume(root: Path, run_id: str, user: str) -> None:
+    """Carry a run on in a background ``wfnb _resume`` process (for a process that will not:
+    a short-lived command, or one that is exiting)."""
+    logs = root / ".wfnb" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / f"{run_id}.log", "ab") as log:
+        subprocess.Popen([sys.executable, "-m", "wfnb", "_resume", run_id, "--workspace",
+                          str(root)], stdout=log, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, start_new_session=True,
+                         env={**os.environ, "WFNB_USER": user})
 
 
 def end_run(con: duckdb.DuckDBPyConnection, run_id: str, old: str, new: RunStatus,
@@ -81,8 +117,6 @@ def end_run(con: duckdb.DuckDBPyConnection, run_id: str, old: str, new: RunStatu
 class Liveness(PerStore):
     """This process's side of run ownership for one store (one instance per store)."""
 
-
-
     def __init__(self, store: Store):
         self.store = store
         self.owner_id, self.host, self.pid = owner_identity()
@@ -93,10 +127,17 @@ class Liveness(PerStore):
         self.hung_after = HUNG_AFTER
         self.started_at = utcnow()
         self.engine: "Engine | None" = None   # carries on runs this process claims
+        self.claims: set[str] = set()   # runs claimed here and not (yet) driven here
+        self.exiting = False            # the interpreter is shutting down: claim nothing
+        self.finish_wait = FINISH_WAIT
         store.add_pre_flush(self._drain)
         store.add_hook(self._hook)
         store.on_taken(self._taken)
         atexit.register(self.shutdown)
+        try:  # before the interpreter joins its threads (and before any atexit hook)
+            threading._register_atexit(self.finish_taken_on)  # type: ignore[attr-defined]
+        except RuntimeError:  # opened while the interpreter is already shutting down
+            pass
 
     def _taken(self, row: dict) -> None:
         """The history ended one of our runs while this process could not see it (frozen
@@ -105,9 +146,37 @@ class Liveness(PerStore):
         if driver is not None:
             driver.taken(row)
 
+    def finish_taken_on(self) -> None:
+        """As the interpreter begins to shut down: wait for the runs this process took on to
+        end or to wait for approval again, at most ``finish_wait`` s (Ctrl-C stops waiting).
+        Sweeps claim nothing from now on."""
+        if self.exiting:
+            return
+        self.exiting = True
+        began = time.monotonic()
+        deadline, told = began + self.finish_wait, False
+        try:
+            while True:
+                taken = [d for d in list(self.live.values())
+                         if d.taken_on and not d.done.is_set()]
+                left = deadline - time.monotonic()
+                if not taken or left <= 0:
+                    return
+                if not told and time.monotonic() - began > 1.0:  # a script that seems to
+                    told = True                                   # hang at its end says why
+                    print(f"wfnb: waiting up to {self.finish_wait:g} s for "
+                          f"{', '.join(d.run.id for d in taken)}, taken on by this process, "
+                          "to end or wait for approval again (Ctrl-C ends it as Error)",
+                          file=sys.stderr, flush=True)
+                taken[0].done.wait(min(left, 0.2))
+        except KeyboardInterrupt:  # the rest of the shutdown must still run
+            return
+
     def shutdown(self, wait: float = 3.0) -> None:
-        """At interpreter exit: end this process's live runs as Error and write what is queued,
-        so the history does not wait for another process to notice."""
+        """At interpreter exit: end this process's live runs as Error, hand off the waiting
+        runs it claimed but never started, and write what is queued, so the history does not
+        wait for another process to notice."""
+        self.finish_taken_on()  # already done, unless threading's exit hooks did not run
         drivers = list(self.live.values())
         for driver in drivers:
             driver.request_stop(RunStatus.ERROR, "the process running this run exited "
@@ -116,9 +185,26 @@ class Liveness(PerStore):
         for driver in drivers:
             driver.done.wait(max(0.0, deadline - time.monotonic()))
         try:
+            if self.claims and self.engine is not None:
+                self.hand_off(list(self.claims), self.engine.root, self.engine.user)
             self.store.flush(timeout=max(0.5, deadline - time.monotonic()))
         except Exception:  # the reaper of another process will still fix the runs
             pass
+
+    def hand_off(self, run_ids: list[str], root: Path, user: str) -> None:
+        """Give claimed waiting runs back (ownerless, their decisions recorded: any process's
+        sweep would carry them on) and start a ``wfnb _resume`` process to do it now."""
+        mine = [r for r in run_ids if r not in self.live]
+        if not mine:
+            return
+        marks = ", ".join("?" * len(mine))
+        given = self.store.transact(lambda con: [r[0] for r in con.execute(
+            f"UPDATE runs SET owner_id = NULL WHERE owner_id = ? AND status = ? "
+            f"AND id IN ({marks}) RETURNING id",
+            [self.owner_id, RunStatus.WAITING.value, *mine]).fetchall()])
+        self.claims.difference_update(mine)
+        for run_id in given:
+            spawn_resume(root, run_id, user)
 
     def beat(self, con: duckdb.DuckDBPyConnection) -> None:
         """Write this process's heartbeat (its owner row), in the caller's transaction: any
@@ -137,6 +223,7 @@ class Liveness(PerStore):
     def add(self, driver: "RunDriver") -> None:
         with self._lock:
             self.live[driver.run.id] = driver
+            self.claims.discard(driver.run.id)
             self.store.keepalive = len(self.live)
 
     def remove(self, driver: "RunDriver") -> None:
@@ -193,16 +280,23 @@ class Liveness(PerStore):
             self._carry_on(claimed)
         return after_commit
 
-    def _sweep(self, con) -> list[str]:
-        """Mark lost runs Error, apply passed approval deadlines, and claim unowned runs
-        holding a decision; returns the runs this process must now carry on."""
+    def _sweep(self, con, ended: list[str] | None = None) -> list[str]:
+        """Mark lost runs Error (their ids added to ``ended``), apply passed approval
+        deadlines, and claim unowned runs holding a decision; returns the runs this process
+        must now carry on. An exiting process claims nothing."""
         for run_id, status, reason in self._lost(con):
-            end_run(con, run_id, status, RunStatus.ERROR, reason, None)
-        return self.engine.approvals.sweep(con) if self.engine is not None else []
+            if end_run(con, run_id, status, RunStatus.ERROR, reason, None) \
+                    and ended is not None:
+                ended.append(run_id)
+        if self.engine is None or self.exiting:
+            return []
+        return self.engine.approvals.sweep(con)
 
     def _carry_on(self, claimed: list[str]) -> None:
         for run_id in claimed:
             if self.engine is not None and run_id not in self.live:
+                if self.exiting:  # claimed just before the exit began: shutdown hands it off
+                    continue
                 self.engine._carry_on(run_id)
 
     def _lost(self, con) -> list[tuple[str, str, str]]:
@@ -237,16 +331,19 @@ class Liveness(PerStore):
                     f"{limit:g} s")
         return None
 
-    def reap(self, force: bool = False) -> None:
-        """From a reading process (at most every REAP_EVERY s): the same sweep as the
-        writer's, opening the file for writing only when there is something to do."""
-        if not force and time.monotonic() - self._last_reap < REAP_EVERY:
-            return
+    def reap(self, force: bool = False, every: float = REAP_EVERY) -> list[str]:
+        """From a reading process (at most every ``every`` s): the same sweep as the
+        writer's, opening the file for writing only when there is something to do. Returns
+        the runs it ended (as lost)."""
+        if not force and time.monotonic() - self._last_reap < every:
+            return []
         self._last_reap = time.monotonic()
         with self.store.connect(read_only=True) as con:
             if not self._lost(con) and not (self.engine and self.engine.approvals.due(con)):
-                return
-        self._carry_on(self.store.transact(self._sweep))
+                return []
+        ended: list[str] = []
+        self._carry_on(self.store.transact(lambda con: self._sweep(con, ended)))
+        return ended
 
     def owner_alive(self, con, owner_id: str | None) -> bool:
         if owner_id == self.owner_id:

@@ -14,6 +14,10 @@ from .states import RunStatus as R, TaskStatus as T
 class ApprovalParking:
     """Approval steps of a live run: waiting, decided, or handed back to the store."""
 
+    # resumed here after a decision or a deadline: this process took the run on, and waits
+    # for it at exit until it ends or parks again (``Liveness.finish_taken_on``)
+    taken_on = False
+
     def _park(self, step) -> None:
         """An approval step is reached: its task and the run wait for a decision."""
         now = utcnow()

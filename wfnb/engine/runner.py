@@ -70,6 +70,7 @@ class RunDriver(ApprovalParking):
         from .params import validate
         driver = cls(engine, workflow, record, validate(workflow.name, workflow.params,
                                                         record.params), tasks)
+        driver.taken_on = True
         latest: dict[str, TaskRecord] = {}
         for task in driver.tasks:
             latest[task.step] = task

@@ -5,6 +5,11 @@ Views run in a kernel whose runs progress on background threads; a view therefor
 touches its traits from an engine callback directly: the callback only marks the view dirty,
 and one timer thread rebuilds the state and sets every trait inside ``hold_sync()``. A trait
 set to an equal value sends nothing, so only what changed crosses to the browser.
+
+A killed runner writes no event, so a view showing a live run (any ``*status`` in its state
+that is Pending, Running or Waiting for Approval) does not only wait for events: every
+``VIEW_CHECK_EVERY`` s its timer thread asks ``Liveness.reap`` whether an owner is gone (a read,
+shared by the process's views), which ends the run as Error in the history, and repaints.
 """
 from __future__ import annotations
 
@@ -14,9 +19,24 @@ import weakref
 from typing import Any
 
 from ..engine.events import EventFeed
+from ..engine.liveness import VIEW_CHECK_EVERY
+from ..engine.states import RUN_ACTIVE
 
 MAX_RATE = 10.0  # repaints per second, at most
+ACTIVE = frozenset(s.value for s in RUN_ACTIVE)
 _views: "weakref.WeakSet[Live]" = weakref.WeakSet()
+
+
+def shows_active_run(state: Any) -> bool:
+    """Does a view's state show a run that is not over (a ``status`` or ``last_status``
+    field, at any depth, holding an active run status)?"""
+    if isinstance(state, dict):
+        return any(isinstance(v, str) and v in ACTIVE and str(k).endswith("status")
+                   or isinstance(v, (dict, list)) and shows_active_run(v)
+                   for k, v in state.items())
+    if isinstance(state, list):
+        return any(isinstance(item, (dict, list)) and shows_active_run(item) for item in state)
+    return False
 
 
 @atexit.register
@@ -35,6 +55,7 @@ class Live:
         self._ws = ws
         self._dirty = threading.Event()
         self._closed = False
+        self._watching = False   # the state shows a live run: check its owner now and then
         self.messages_sent = 0
         self._unsubscribe = EventFeed.for_store(ws.store).subscribe(self._on_events)
         self._timer = threading.Thread(target=self._repaint_loop, daemon=True,
@@ -55,9 +76,12 @@ class Live:
     def _repaint_loop(self) -> None:
         import time
         while not self._closed:
-            self._dirty.wait()
+            # wakes every VIEW_CHECK_EVERY s (cheap), to check owners while a live run shows
+            woke = self._dirty.wait(VIEW_CHECK_EVERY)
             if self._closed:
                 return
+            if not woke and not (self._watching and self._owner_lost()):
+                continue
             self._dirty.clear()
             try:
                 self.refresh()
@@ -66,9 +90,19 @@ class Live:
             if not self._closed:  # throttle: changes meanwhile wait for the next paint
                 time.sleep(1.0 / MAX_RATE)
 
+    def _owner_lost(self) -> bool:
+        """Has a run's owner gone (its run now ended as Error)? At most one check per
+        ``VIEW_CHECK_EVERY`` s in the process, whatever the number of views."""
+        liveness = getattr(self._ws, "liveness", None)
+        try:
+            return bool(liveness and liveness.reap(every=VIEW_CHECK_EVERY))
+        except Exception:  # the history is busy: the next check will tell
+            return False
+
     def refresh(self) -> None:
         """Rebuild the state from the engine and send what changed."""
         state = self._state()
+        self._watching = shows_active_run(state)
         changed = {k: v for k, v in state.items() if getattr(self, k) != v}
         if changed:
             with self.hold_sync():  # one message for all of them
