@@ -12,43 +12,62 @@ class Workspace(Engine):
 
     Open one with :func:`wfnb.open`; start runs with :meth:`start` / :meth:`run`, look back with
     :meth:`runs`, :meth:`get_run` and :meth:`sql`; see it all in a notebook with
-    :meth:`gallery`, :meth:`runs_table` and :meth:`run_details`.
+    :meth:`gallery`, :meth:`runs_table`, :meth:`run_details` and :meth:`inbox`.
     """
 
+    def _view(self, capability: str, what: str, build):
+        """A view, or, for a user without ``capability``, one line saying so (no traceback):
+        the refusal is still written to the audit trail."""
+        from .engine.auth import PermissionDenied
+        from .widgets.app import denied
+        try:
+            self._require(capability, what)
+            return build()
+        except PermissionDenied as exc:
+            return denied(self, exc)
+
     def gallery(self):
-        """The gallery of workflows: Run opens the form, View Runs the runs table."""
+        """The gallery of workflows: Run opens the form, View Runs the runs table, Approvals
+        the inbox, Schedules the schedules."""
         from .widgets.app import Gallery
-        self._require("LIST_WORKFLOWS", "open the gallery")
-        return Gallery(self)
+        return self._view("LIST_WORKFLOWS", "open the gallery", lambda: Gallery(self))
 
     def runs_table(self, workflow: str | None = None):
         """Runs newest first (of one workflow, or all), live, with View Details."""
         from .widgets.app import standalone
         from .widgets.runs_table import RunsTable
-        self._require("VIEW_RUNS", "open the runs table")
-        return standalone(RunsTable, self, workflow)
+        return self._view("VIEW_RUNS", "open the runs table",
+                          lambda: standalone(RunsTable, self, workflow))
 
     def run_details(self, run_id: str):
-        """One run: tasks, arguments, results, debug output, timeline, Cancel and Rerun."""
+        """One run: tasks, arguments, results, debug output, timeline, its approvals (Approve /
+        Reject for those who may decide), Cancel and Rerun."""
         from .widgets.app import standalone
         from .widgets.run_details import RunDetails
-        return standalone(RunDetails, self, run_id)
+        return self._view("VIEW_DETAILS", f"see run {run_id}",
+                          lambda: standalone(RunDetails, self, run_id))
 
     def run_dialog(self, workflow: str, **values):
         """The run form of one workflow (prefilled with ``values``), live once started."""
         from .widgets.app import standalone
         from .widgets.run_dialog import RunDialog
-        self._require("RUN_WORKFLOW", f"run workflow {workflow!r}")
-        return standalone(RunDialog, self, workflow, values)
+        return self._view("RUN_WORKFLOW", f"run workflow {workflow!r}",
+                          lambda: standalone(RunDialog, self, workflow, values))
 
+    def inbox(self):
+        """The approvals waiting for your decision (:meth:`pending_approvals`), live, each
+        with Approve / Reject, a comment, the step's inputs and View Details."""
+        from .widgets.app import standalone
+        from .widgets.inbox import Inbox
+        return self._view("APPROVE", "approve or reject runs", lambda: standalone(Inbox, self))
 
     def editor(self, workflow: str):
         """The workflow's graph and settings, Run Test / Test Run in your test session, and
         (declared workflows, UPDATE_WORKFLOW) edits saved as new versions."""
         from .widgets.app import standalone
         from .widgets.editor import Editor
-        self._require("LIST_WORKFLOWS", "open the editor")
-        return standalone(Editor, self, workflow)
+        return self._view("LIST_WORKFLOWS", "open the editor",
+                          lambda: standalone(Editor, self, workflow))
 
 
 def open(path: str | os.PathLike | None = None, *, user: str | None = None,  # noqa: A001

@@ -19,6 +19,8 @@ def test_gallery_run_dialog_field_errors_then_a_completed_run(lab_page):
     error = field(lab_page, "rows").locator(".wfnb-field-error")
     error.wait_for()
     assert "below the minimum 1" in error.inner_text()
+    assert "wfnb-invalid" in field(lab_page, "rows").get_attribute("class")  # marked in red
+    assert "wfnb-invalid" not in field(lab_page, "date").get_attribute("class")
     lab_page.screenshot(path=str(SHOTS / "run-dialog-errors.png"))
     field(lab_page, "rows").locator("input").fill("500")
     lab_page.click("button.wfnb-start")
@@ -66,6 +68,7 @@ def test_view_runs_then_details_then_cancel_a_slow_run(lab_page):
     details.locator("tr.wfnb-task[data-step='stage']").wait_for()
     lab_page.screenshot(path=str(SHOTS / "run-details.png"))
     details.locator("button.wfnb-cancel").click()
+    details.locator(".wfnb-confirm-yes").click()  # Cancel asks first
     lab_page.wait_for_selector(".wfnb-run-details .wfnb-status:text-is('Cancelled')")
     assert details.locator("button.wfnb-cancel").count() == 0
     lab_page.screenshot(path=str(SHOTS / "run-details-cancelled.png"))

@@ -95,6 +95,7 @@ def test_the_runs_table_pages_filters_and_opens_details(ws):
     details._message(None, {"action": "rerun"}, [])
     dialog = box.navigator.current
     assert isinstance(dialog, RunDialog) and dialog.values["date"] == "2026-10-07"
+    assert dialog.rerun_of == ids[6]  # Start Rerun: ws.rerun, a run linked to its parent
 
 
 def test_details_follow_a_live_run_and_cancel_it(ws):

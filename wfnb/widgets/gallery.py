@@ -1,4 +1,5 @@
-"""The gallery: one card per workflow the user may list, with Run and View Runs."""
+"""The gallery: one card per workflow the user may list, with Run and View Runs; its header
+opens the runs table, the schedules and the approvals waiting for this user."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,6 +25,8 @@ class GalleryCards(Live, anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)
     # broken workflow files: [{file, line, message, workflows}], shown above the cards
     problems = traitlets.List([]).tag(sync=True)
+    # steps waiting for this user's decision (-1: the user may not approve: no Approvals button)
+    approvals = traitlets.Int(-1).tag(sync=True)
 
     def __init__(self, ws, on_intent=None, **kw):
         super().__init__(**kw)
@@ -33,7 +36,8 @@ class GalleryCards(Live, anywidget.AnyWidget):
         self._start_live(ws)
 
     def _relevant(self, events: list[dict]) -> bool:
-        return any(e.get("kind") == "run" for e in events)  # last-run status and time
+        # last-run status and time; the number of approvals waiting
+        return any(e.get("kind") in ("run", "approval") for e in events)
 
     def _state(self) -> dict[str, Any]:
         ws = self._ws
@@ -63,7 +67,8 @@ class GalleryCards(Live, anywidget.AnyWidget):
                 if info.get("created_at") else None,
                 "next_run": upcoming[wf.name].isoformat(timespec="minutes") + "Z"
                 if wf.name in upcoming else None})
-        return {"cards": cards, "error": "", "problems": problems}
+        waiting = len(ws.pending_approvals()) if ws.can("APPROVE") else -1
+        return {"cards": cards, "error": "", "problems": problems, "approvals": waiting}
 
     def _message(self, _widget, content: dict, _buffers) -> None:
         if content.get("action") == "reload":  # "Check again" after fixing a file

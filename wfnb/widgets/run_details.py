@@ -1,5 +1,6 @@
 """Run details: a run's arguments, tasks (Start first, as scheduled), results, debug output,
-executed notebooks, a timeline, Cancel while active and Rerun."""
+executed notebooks, a timeline, its approval steps (Approve / Reject for whoever may decide),
+Cancel while active and Rerun."""
 from __future__ import annotations
 
 import json
@@ -10,22 +11,25 @@ import anywidget
 import traitlets
 
 from ..engine.errors import WfnbError
-from .assets import css, esm
 from .live import Live
-from .runs_table import _iso
+from .run_dialog import decide, iso, since, waiting_approvals, with_approval_form
 
 HERE = Path(__file__).parent
 LOG_LIMIT = 20_000  # characters of a task's debug output sent to the browser
 
 
 class RunDetails(Live, anywidget.AnyWidget):
-    _esm = esm("run_details")
-    _css = css("run_details")
+    _esm, _css = with_approval_form("run_details")
     run = traitlets.Dict({}).tag(sync=True)
     tasks = traitlets.List([]).tag(sync=True)
+    # steps waiting for a decision: who may decide, inputs, deadline, can_decide (this user)
+    approvals = traitlets.List([]).tag(sync=True)
+    # a refused decision, by "run_id:step": {"fields": {name: problem}, "message": text}
+    decision_errors = traitlets.Dict({}).tag(sync=True)
     can_cancel = traitlets.Bool(False).tag(sync=True)
     can_rerun = traitlets.Bool(False).tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
+    back = traitlets.Unicode("").tag(sync=True)  # the view Close returns to, if any
 
     def __init__(self, ws, run_id: str, on_intent=None, **kw):
         super().__init__(**kw)
@@ -38,15 +42,16 @@ class RunDetails(Live, anywidget.AnyWidget):
     def _state(self) -> dict[str, Any]:
         ws, run = self._ws, self._run.refresh()
         start = run.started_at or run.created_at
-        tasks = []
-        for t in run.tasks:
+        records, tasks = run.tasks, []
+        for t in records:
             offset = lambda at: round((at - start).total_seconds(), 3) if at else None  # noqa: E731
             log = t.log or ""
             tasks.append({
                 "id": t.id, "step": t.step, "kind": t.kind, "attempt": t.attempt,
-                "status": t.status.value, "started": _iso(t.started_at),
-                "ended": _iso(t.ended_at),
-                "duration": round(t.duration, 3) if t.duration is not None else None,
+                "status": t.status.value, "started": iso(t.started_at),
+                "ended": iso(t.ended_at), "since": since(t),
+                "duration": round(t.duration, 3) if t.duration is not None
+                and t.ended_at is not None else None,
                 "from": offset(t.started_at), "to": offset(t.ended_at),
                 "result": json.dumps(t.result, indent=1, default=str)[:LOG_LIMIT]
                 if t.result is not None else "",
@@ -55,11 +60,14 @@ class RunDetails(Live, anywidget.AnyWidget):
         info = {"id": run.id, "workflow": run.workflow, "status": run.status,
                 "progress": round(run.progress, 4), "params": run.params,
                 "created_by": run.created_by, "trigger": run.trigger,
-                "parent_id": run.parent_id or "", "started": _iso(run.started_at),
-                "ended": _iso(run.ended_at), "error": run.error or "",
-                "duration": round(run.duration, 3) if run.duration is not None else None}
+                "parent_id": run.parent_id or "", "started": iso(run.started_at),
+                "ended": iso(run.ended_at), "error": run.error or "",
+                "since": None if run.done else iso(run.started_at),
+                "duration": round(run.duration, 3) if run.done and run.duration is not None
+                else None}
         mine = run.created_by == ws.user and ws.can("RUN_WORKFLOW")
         return {"run": info, "tasks": tasks,
+                "approvals": [] if run.done else waiting_approvals(ws, run.id, records),
                 "can_cancel": not run.done and (ws.can("CANCEL_RUN") or mine),
                 "can_rerun": ws.can("RUN_WORKFLOW", run.workflow)}
 
@@ -71,9 +79,22 @@ class RunDetails(Live, anywidget.AnyWidget):
             self.message = str(exc)
         self.refresh()
 
+    def decide(self, decision: str, step: str | None = None, comment: str | None = None,
+               inputs: dict | None = None) -> None:
+        """Approve or reject a waiting step; bad inputs come back at their fields."""
+        problem = decide(self._ws, self._run.id, decision, step, comment, inputs)
+        key = f"{self._run.id}:{step}"
+        self.decision_errors = {k: v for k, v in self.decision_errors.items() if k != key} | (
+            {key: problem} if problem else {})
+        self.refresh()
+
     def _message(self, _widget, content: dict, _buffers) -> None:
-        if content.get("action") == "cancel":
+        action = content.get("action")
+        if action == "cancel":
             self.cancel()
+        elif action in ("approve", "reject"):
+            self.decide(action, content.get("step"), content.get("comment"),
+                        content.get("inputs"))
         elif self._on_intent is not None:
-            self._on_intent({**content, "run_id": self._run.id, "workflow": self._run.workflow,
-                             "params": self._run.params})
+            self._on_intent({**content, "run_id": content.get("run_id") or self._run.id,
+                             "workflow": self._run.workflow, "params": self._run.params})

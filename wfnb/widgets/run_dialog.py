@@ -1,7 +1,11 @@
 """The run dialog: the form for a workflow's params, then the run's live progress, its
-approval steps (Approve / Reject for those who may decide) and per-step outcomes."""
+approval steps (Approve / Reject for those who may decide) and per-step outcomes.
+
+Also what every view that shows approval forms shares (Run Details, the inbox): a waiting
+step as the form draws it, and a decision taken from a view."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -10,10 +14,37 @@ import anywidget
 import traitlets
 
 from ..engine.errors import ParamError, WfnbError
+from ..engine.states import TASK_TERMINAL
 from .assets import css, esm
 from .live import Live
 
 HERE = Path(__file__).parent
+
+
+def with_approval_form(name: str) -> tuple[str, str]:
+    """A view's module and styles, with the shared approval form (approval_form.js/.css)."""
+    return (esm(name) + (HERE / "approval_form.js").read_text(),
+            css(name) + (HERE / "approval_form.css").read_text())
+
+
+def iso(value: dt.datetime | str | None) -> str | None:
+    """A stored (naive UTC) time as ISO text the browser reads as UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="seconds") + "Z"
+
+
+def since(task_or_run) -> str | None:
+    """The start of a task or run still going (its duration counts up in the browser)."""
+    active = task_or_run.ended_at is None and task_or_run.started_at is not None
+    status = getattr(task_or_run, "status", None)
+    if active and status is not None and status in TASK_TERMINAL:
+        active = False
+    return iso(task_or_run.started_at) if active else None
 
 
 def summary(value: Any, limit: int = 80) -> str:
@@ -21,6 +52,41 @@ def summary(value: Any, limit: int = 80) -> str:
         return ""
     text = json.dumps(value, default=str) if not isinstance(value, str) else value
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def waiting_approval(ws, run_id: str, task) -> dict:
+    """A step waiting for a decision, as the approval form draws it: who may decide, its
+    inputs, its deadline, and whether the current user may decide."""
+    info = task.inputs or {}
+    approvers = list(info.get("approvers") or [])
+    return {"run_id": run_id, "step": task.step, "approvers": approvers,
+            "fields": info.get("fields") or [], "description": info.get("description", ""),
+            "deadline": iso(info.get("deadline")), "on_timeout": info.get("on_timeout", "reject"),
+            "since": iso(task.started_at),
+            "can_decide": ws.can("APPROVE") and ws.permissions.among(ws.user, approvers)}
+
+
+def waiting_approvals(ws, run_id: str, tasks: list) -> list[dict]:
+    """Every step of a run waiting for a decision (the latest attempt of each step)."""
+    latest = {t.step: t for t in tasks}
+    return [waiting_approval(ws, run_id, t) for t in latest.values()
+            if t.status.value == "Waiting for Approval"]
+
+
+def decide(ws, run_id: str, action: str, step: str | None, comment: str | None,
+           inputs: dict | None) -> dict:
+    """Record a decision taken in a view. Returns what the form shows: ``{}`` once recorded,
+    else ``{"fields": {name: problem}, "message": text}`` (bad inputs go to their field)."""
+    try:
+        if action == "approve":
+            ws.approve(run_id, step=step, comment=comment or None, **(inputs or {}))
+        else:
+            ws.reject(run_id, step=step, comment=comment or None)
+    except ParamError as exc:
+        return {"fields": dict(exc.errors), "message": ""}
+    except WfnbError as exc:
+        return {"fields": {}, "message": str(exc)}
+    return {}
 
 
 def step_rows(ws, wf, run) -> list[dict]:
@@ -34,25 +100,22 @@ def step_rows(ws, wf, run) -> list[dict]:
                "status": task.status.value if task else "Not started",
                "attempt": task.attempt if task else 0,
                "duration": round(task.duration, 3) if task and task.duration is not None
-               else None,
+               and task.ended_at is not None else None,
+               "since": since(task) if task else None,
                "summary": summary(task.result) if task and name != "Start" else "",
                "error": task.error or "" if task else "", "decision": None}
         if task is not None and task.status.value == "Waiting for Approval":
-            info = task.inputs or {}
-            row["decision"] = {
-                "approvers": info.get("approvers") or [], "fields": info.get("fields") or [],
-                "description": info.get("description", ""), "deadline": info.get("deadline"),
-                "can_decide": ws.can("APPROVE") and ws.permissions.among(
-                    ws.user, info.get("approvers"))}
+            row["decision"] = waiting_approval(ws, run.id, task)
         rows.append(row)
     return rows
 
 
 class RunDialog(Live, anywidget.AnyWidget):
-    """Run a workflow: fill the form, Start Execution, watch it, decide its approvals."""
+    """Run a workflow: fill the form, Start Execution, watch it, decide its approvals. Given
+    ``rerun_of`` (a run id), the form is that run's arguments and Start Execution reruns it
+    (``ws.rerun``: a ``rerun`` run linked to its parent) with what was changed."""
 
-    _esm = esm("run_dialog")
-    _css = css("run_dialog")
+    _esm, _css = with_approval_form("run_dialog")
     workflow = traitlets.Dict({}).tag(sync=True)
     fields = traitlets.List([]).tag(sync=True)
     values = traitlets.Dict({}).tag(sync=True)
@@ -60,18 +123,25 @@ class RunDialog(Live, anywidget.AnyWidget):
     run = traitlets.Dict({}).tag(sync=True)
     steps = traitlets.List([]).tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
+    rerun_of = traitlets.Unicode("").tag(sync=True)
+    # a refused decision, by "run_id:step": {"fields": {name: problem}, "message": text}
+    decision_errors = traitlets.Dict({}).tag(sync=True)
+    back = traitlets.Unicode("").tag(sync=True)  # the view Close returns to, if any
 
-    def __init__(self, ws, workflow: str, values: dict | None = None, on_intent=None, **kw):
+    def __init__(self, ws, workflow: str, values: dict | None = None, on_intent=None,
+                 rerun_of: str | None = None, **kw):
         super().__init__(**kw)
         self._wf = ws.workflow(workflow)
         self._run = None
         self._relevant_runs = set()
         self._on_intent = on_intent
+        self.rerun_of = rerun_of or ""
         self.workflow = {"name": self._wf.name, "title": self._wf.title,
                          "description": self._wf.description}
         self.fields = [p.to_dict() for p in self._wf.params]
         self.values = {p.name: p.to_dict()["default"] for p in self._wf.params} | {
             k: v for k, v in (values or {}).items()}
+        self._prefilled = dict(self.values)
         self.on_msg(self._message)
         self._start_live(ws)
 
@@ -85,7 +155,12 @@ class RunDialog(Live, anywidget.AnyWidget):
         values = dict(self.values if values is None else values)
         self.values = values
         try:
-            self._run = self._ws.start(self._wf.name, **values)
+            if self.rerun_of:  # only what the user changed overrides the parent's arguments
+                overrides = {k: v for k, v in values.items() if k not in self._prefilled
+                             or v != self._prefilled[k]}
+                self._run = self._ws.rerun(self.rerun_of, **overrides)
+            else:
+                self._run = self._ws.start(self._wf.name, **values)
         except ParamError as exc:
             self.errors = dict(exc.errors)
             self.message = "Fix the fields marked in red; nothing was started."
@@ -100,17 +175,10 @@ class RunDialog(Live, anywidget.AnyWidget):
 
     def decide(self, decision: str, step: str | None = None, comment: str | None = None,
                inputs: dict | None = None) -> None:
-        try:
-            if decision == "approve":
-                self._ws.approve(self._run.id, step=step, comment=comment or None,
-                                 **(inputs or {}))
-            else:
-                self._ws.reject(self._run.id, step=step, comment=comment or None)
-            self.message = ""
-        except ParamError as exc:
-            self.message = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
-        except WfnbError as exc:
-            self.message = str(exc)
+        problem = decide(self._ws, self._run.id, decision, step, comment, inputs)
+        key = f"{self._run.id}:{step}"
+        self.decision_errors = {k: v for k, v in self.decision_errors.items() if k != key} | (
+            {key: problem} if problem else {})
         self.refresh()
 
     def _state(self) -> dict[str, Any]:
@@ -120,7 +188,10 @@ class RunDialog(Live, anywidget.AnyWidget):
         rows = step_rows(self._ws, self._wf, run)
         info = {} if run is None else {
             "id": run.id, "status": run.status, "progress": round(run.progress, 4),
-            "error": run.error or "", "duration": run.duration}
+            "error": run.error or "", "trigger": run.trigger, "parent_id": run.parent_id or "",
+            "duration": round(run.duration, 3) if run.done and run.duration is not None
+            else None,
+            "since": None if run.done else iso(run.started_at)}
         return {"run": info, "steps": rows}
 
     def _message(self, _widget, content: dict, _buffers) -> None:
