@@ -219,6 +219,18 @@ def test_pending_approvals_lists_what_waits(ws):
     assert pending[0].fields[0]["name"] == "cost_centre" and pending[0].deadline is not None
 
 
+def test_a_step_whose_decision_is_recorded_no_longer_waits_for_anyone(ws):
+    """Another process recorded a decision and died before the run moved on: the step is
+    decided, so no inbox offers it again (a second decision would be refused)."""
+    from wfnb.engine import approvals
+    run, other = start_waiting(ws), start_waiting(ws, employee="bo")
+    ws.store.transact(lambda con: approvals.record(con, run.id, "sign_off", "approve", "lea",
+                                                   "fine", {"cost_centre": "OPS"}))
+    assert [(p.run_id, p.step) for p in ws.pending_approvals()] == [(other.id, "sign_off")]
+    assert [p.run_id for p in ws.pending_approvals(workflow="expense_approval")] == [other.id]
+    assert ws.pending_approvals(workflow="daily_sales") == []
+
+
 def test_a_run_whose_workflow_lost_its_waiting_step_ends_in_error_on_resume(ws):
     path = ws.root / "workflows" / "gate.py"
     path.write_text(textwrap.dedent("""

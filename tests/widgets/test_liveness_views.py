@@ -66,3 +66,36 @@ def test_a_view_of_finished_runs_does_not_check_owners():
                                       {"id": "b", "status": "Pending"}]})
     assert not shows_active_run({"run": {"status": "Error", "params": {"note": "Running"}},
                                  "tasks": [{"status": "Completed"}], "message": "Running"})
+
+
+def test_a_repaint_that_fails_is_tried_again_without_another_event(ws):
+    """The history was busy when the run's last event came: the view tries again by itself
+    instead of showing the run as waiting forever."""
+    from wfnb.widgets.run_details import RunDetails
+
+    class BusyHistory(RunDetails):
+        busy, event_at, failed_at = False, 0.0, 0.0
+
+        def _on_events(self, events):
+            self.event_at = time.monotonic()
+            super()._on_events(events)
+
+        def _state(self):
+            if self.busy:
+                if self._ws.get_run(self._run.id).done:
+                    self.failed_at = time.monotonic()
+                raise RuntimeError("the history is busy")
+            return super()._state()
+
+    run = ws.start("expense_approval", employee="ana", amount=12.0)
+    view = BusyHistory(ws, run.id)
+    poll(lambda: view.run["status"] == "Waiting for Approval", what="the view to show the wait")
+    view.busy = True
+    ws.approve(run.id, cost_centre="OPS").wait(30)
+    # the repaint for the run's last event failed: no event will come any more, so only a
+    # retry can show the end
+    poll(lambda: view.failed_at > view.event_at > 0 and time.monotonic() - view.event_at > 1,
+         timeout=15, what="a repaint to fail after the last event, and the events to stop")
+    view.busy = False
+    poll(lambda: view.run["status"] == "Completed", timeout=10, what="the retried repaint")
+    view.close()

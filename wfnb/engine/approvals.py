@@ -286,23 +286,22 @@ class Approvals:
     def pending(self, workflow: str | None = None) -> list[PendingApproval]:
         eng = self.engine
         eng._require("APPROVE", "list pending approvals")
-        rows = []
+        # a step whose decision is recorded is no longer waiting for anyone, even before
+        # its run has moved on
+        sql = ("SELECT r.id, r.workflow, r.created_by, t.step, t.inputs, t.started_at "
+               "FROM runs r JOIN tasks t ON t.run_id = r.id "
+               "WHERE r.status = ? AND t.status = ? AND NOT EXISTS (SELECT 1 FROM approvals a "
+               "WHERE a.run_id = t.run_id AND a.step = t.step)")
+        args: list = [RunStatus.WAITING.value, WAITING]
+        if workflow:
+            sql, args = sql + " AND r.workflow = ?", [*args, workflow]
         with eng.store.connect(read_only=True) as con:
-            for run_id, wf_name, started_by in con.execute(
-                    "SELECT id, workflow, created_by FROM runs WHERE status = ?",
-                    [RunStatus.WAITING.value]).fetchall():
-                for step, inputs, since in con.execute(
-                        "SELECT step, inputs, started_at FROM tasks WHERE run_id = ? "
-                        "AND status = ?", [run_id, WAITING]).fetchall():
-                    rows.append({"run_id": run_id, "workflow": wf_name, "step": step,
-                                 "inputs": inputs, "started_at": since,
-                                 "created_by": started_by})
-        rows.sort(key=lambda r: r["started_at"])
+            rows = [dict(zip(("run_id", "workflow", "created_by", "step", "inputs",
+                              "started_at"), row))
+                    for row in con.execute(sql + " ORDER BY t.started_at", args).fetchall()]
         out = []
         for row in rows:
             info = loads(row["inputs"]) or {}
-            if workflow and row["workflow"] != workflow:
-                continue
             if not eng.permissions.among(eng.user, info.get("approvers")):
                 continue
             out.append(PendingApproval.of_task(row["run_id"], row["workflow"],

@@ -22,6 +22,7 @@ from ..engine.events import EventFeed
 from ..engine.liveness import VIEW_CHECK_EVERY
 from ..engine.states import RUN_ACTIVE
 
+RETRY_FIRST, RETRY_MAX = 0.2, 5.0  # a failed repaint is tried again after 0.2, 0.4 ... 5 s
 MAX_RATE = 10.0  # repaints per second, at most
 ACTIVE = frozenset(s.value for s in RUN_ACTIVE)
 _views: "weakref.WeakSet[Live]" = weakref.WeakSet()
@@ -55,6 +56,7 @@ class Live:
         self._ws = ws
         self._dirty = threading.Event()
         self._closed = False
+        self._closing = threading.Event()
         self._watching = False   # the state shows a live run: check its owner now and then
         self.messages_sent = 0
         self._unsubscribe = EventFeed.for_store(ws.store).subscribe(self._on_events)
@@ -75,6 +77,7 @@ class Live:
 
     def _repaint_loop(self) -> None:
         import time
+        failures = 0
         while not self._closed:
             # wakes every VIEW_CHECK_EVERY s (cheap), to check owners while a live run shows
             woke = self._dirty.wait(VIEW_CHECK_EVERY)
@@ -85,8 +88,11 @@ class Live:
             self._dirty.clear()
             try:
                 self.refresh()
-            except Exception:  # the history is busy, the run vanished ...: try on next event
-                pass
+                failures = 0
+            except Exception:  # the history is busy, the run vanished ...: try again soon,
+                failures += 1  # even if no event comes (the run's last one may be past)
+                self._closing.wait(min(RETRY_MAX, RETRY_FIRST * 2 ** (failures - 1)))
+                self._dirty.set()
             if not self._closed:  # throttle: changes meanwhile wait for the next paint
                 time.sleep(1.0 / MAX_RATE)
 
@@ -115,6 +121,7 @@ class Live:
 
     def _stop(self) -> None:
         self._closed = True
+        self._closing.set()
         if getattr(self, "_unsubscribe", None):
             self._unsubscribe()
         self._dirty.set()
