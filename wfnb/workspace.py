@@ -61,6 +61,14 @@ class Workspace(Engine):
         from .widgets.inbox import Inbox
         return self._view("APPROVE", "approve or reject runs", lambda: standalone(Inbox, self))
 
+    def schedules_view(self):
+        """The schedules: next runs in their time zone, Pause / Resume / Delete, and Add with
+        a preview of the next runs as the cron is typed."""
+        from .widgets.app import standalone
+        from .widgets.schedules_view import SchedulesView
+        return self._view("LIST_WORKFLOWS", "see the schedules",
+                          lambda: standalone(SchedulesView, self))
+
     def editor(self, workflow: str):
         """The workflow's graph and settings, Run Test / Test Run in your test session, and
         (declared workflows, UPDATE_WORKFLOW) edits saved as new versions."""

@@ -125,3 +125,28 @@ def test_a_kernel_can_run_the_scheduler_loop_in_the_background(ws):
     finally:
         stop.set()
     assert ws.runs(trigger="schedule")[0].wait(30).status == "Completed"
+
+
+def test_pause_resume_and_delete_are_recorded_and_reach_an_open_gallery(ws):
+    """A change made by another process reaches the cards (the next run) and the audit trail
+    says who did what."""
+    made = ws.schedule("daily_sales", cron="0 6 * * *", params={"date": "2026-11-23"})
+    gallery = ws.gallery()
+    next_run = lambda: {c["name"]: c for c in gallery.cards.cards}["daily_sales"]["next_run"]  # noqa: E731
+    assert next_run() is not None
+
+    def cli(action):
+        proc = subprocess.run([sys.executable, "-m", "wfnb", "schedules", action, made.id,
+                               "--workspace", str(ws.root)], env=cli_env(WFNB_USER="other"),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    cli("pause")
+    poll(lambda: next_run() is None, timeout=10, what="the card to drop the paused schedule")
+    cli("resume")
+    poll(lambda: next_run() is not None, timeout=10, what="the card to show it again")
+    cli("delete")
+    poll(lambda: next_run() is None, timeout=10, what="the card to drop the deleted schedule")
+    audit = ws.sql("select actor, data->>'action' as action from events "
+                   "where kind = 'schedule' order by ts")
+    assert list(zip(audit["actor"], audit["action"])) == [
+        ("tester", "created"), ("other", "paused"), ("other", "resumed"), ("other", "deleted")]

@@ -152,15 +152,30 @@ class Schedules:
         now = now or utcnow()
         # resuming starts from now: what was missed while paused is not caught up
         nxt = None if paused else next_after(schedule.cron, schedule.timezone, now)
-        self.engine.store.transact(lambda con: con.execute(
-            "UPDATE schedules SET paused = ?, next_fire = ?, last_fire = coalesce(?, last_fire) "
-            "WHERE id = ?", [paused, nxt, None if paused else now, schedule_id]))
+
+        def update(con) -> None:
+            con.execute("UPDATE schedules SET paused = ?, next_fire = ?, "
+                        "last_fire = coalesce(?, last_fire) WHERE id = ?",
+                        [paused, nxt, None if paused else now, schedule_id])
+            self._event(con, now, schedule, "paused" if paused else "resumed")
+        self.engine.store.transact(update)
+
+    def _event(self, con, now: dt.datetime, schedule: Schedule, action: str) -> None:
+        """Every change is an event: the audit trail, and how other processes' views learn
+        of it (the gallery's next run, the schedules view)."""
+        con.execute("INSERT INTO events (ts, kind, actor, data) VALUES (?, 'schedule', ?, ?)",
+                    [now, self.engine.user, dumps({"schedule": schedule.id, "action": action,
+                                                   "workflow": schedule.workflow,
+                                                   "cron": schedule.cron})])
 
     def delete(self, schedule_id: str) -> None:
         schedule = self.get(schedule_id)
         self.engine._runnable(schedule.workflow)
-        self.engine.store.transact(lambda con: con.execute(
-            "DELETE FROM schedules WHERE id = ?", [schedule_id]))
+
+        def remove(con) -> None:
+            con.execute("DELETE FROM schedules WHERE id = ?", [schedule_id])
+            self._event(con, utcnow(), schedule, "deleted")
+        self.engine.store.transact(remove)
 
     def claim(self, now: dt.datetime | None = None) -> list[tuple[Schedule, dt.datetime, str]]:
         """In one transaction: the occurrences this scheduler starts, each recorded once."""

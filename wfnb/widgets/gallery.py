@@ -37,7 +37,7 @@ class GalleryCards(Live, anywidget.AnyWidget):
 
     def _relevant(self, events: list[dict]) -> bool:
         # last-run status and time; the number of approvals waiting
-        return any(e.get("kind") in ("run", "approval") for e in events)
+        return any(e.get("kind") in ("run", "approval", "schedule") for e in events)
 
     def _state(self) -> dict[str, Any]:
         ws = self._ws
