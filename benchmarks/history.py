@@ -15,7 +15,8 @@ range(N)`` straight into its tables, with a realistic spread:
 Then, on that workspace, it times (median of ``--reps`` repetitions, default 15):
 
 * the engine's public read API: ``ws.runs(limit=50)`` (filtered by workflow, status, both, and
-  a deep page), ``ws.get_run(id)`` and ``ws.get_run(id).tasks`` (random ids);
+  a page 10,000 runs deep, by ``offset`` and by keyset, ``after=`` the last run shown, in
+  the same run; the ratio is printed under the table), ``ws.get_run(id)`` and ``ws.get_run(id).tasks`` (random ids);
 * ``ws.sql(...)`` for counts by status and by workflow;
 * ``Liveness.reap(force=True)``, which ``runs()``/``get_run()`` pay at most every 2 s (so the
   plain ``ws.runs`` rows, called back to back, mostly skip it; a separate row shows
@@ -23,6 +24,8 @@ Then, on that workspace, it times (median of ``--reps`` repetitions, default 15)
 * ``Store.connect(read_only=True)`` open+close, and an open+write+close cycle
   (``Store.transact`` inserting one event), and the writer's commit of one run row
   (``store.put(run=...)`` + ``store.flush()``, what every status change costs);
+* the runs table's pages (``ws.search_runs``: a page and the count), deep by offset and by
+  keyset, and "Waiting for me" (``run_ids=`` 30 run ids);
 * a complete 1-step run (``ws.run``) on the big history, and ``wfnb.open`` in a fresh process.
 
 Target: <= 50 ms each; the table shows pass / MISS.
@@ -206,6 +209,7 @@ def main() -> None:
         path = str(ws.store.path)
         print(f"  populating {path} with {opts.runs:,} runs ...", flush=True)
         t0 = time.perf_counter()
+        ws.store.release()  # this process opens the file itself: let the store's go first
         setup = populate(path, opts.runs, opts.steps)
         setup_s = time.perf_counter() - t0
         counts = {t: ws.sql(f"SELECT count(*) AS n FROM {t}")["n"][0]
@@ -241,6 +245,13 @@ def main() -> None:
                 pass
 
         wf_name, reps = WORKFLOWS[3], opts.reps
+        deep = min(10_000, opts.runs - 100)
+        # keyset paging: the page after the last run shown, 10,000 runs deep
+        shown = ws.runs(limit=1, offset=deep - 1)[0]
+        last = (shown.created_at, shown.id)
+        table_last = ws.search_runs(limit=1, offset=deep - 1)[0][0]
+        # "Waiting for me" filters on the ids of the runs waiting for the user: a handful
+        waiting = [r.id for r in ws.runs(limit=30)]
         cases = [
             ("ws.runs(limit=50)", lambda i: ws.runs(limit=50)),
             (f"ws.runs(workflow={wf_name!r}, limit=50)",
@@ -248,7 +259,9 @@ def main() -> None:
             ("ws.runs(status='Failed', limit=50)", lambda i: ws.runs(status="Failed", limit=50)),
             (f"ws.runs(workflow={wf_name!r}, status='Failed', limit=50)",
              lambda i: ws.runs(workflow=wf_name, status="Failed", limit=50)),
-            ("ws.runs(limit=50, offset=10_000)", lambda i: ws.runs(limit=50, offset=10_000)),
+            (f"ws.runs(limit=50, offset={deep:_})", lambda i: ws.runs(limit=50, offset=deep)),
+            (f"ws.runs(limit=50, after=run {deep:_} deep)  (keyset)",
+             lambda i: ws.runs(limit=50, after=last)),
             ("ws.runs(limit=50), reap due (call >= 2 s after the last)", runs_reap_due),
             ("ws.get_run(id)", lambda i: ws.get_run(ids[i % len(ids)])),
             ("ws.get_run(id).tasks", lambda i: ws.get_run(ids[-1 - i % len(ids)]).tasks),
@@ -259,6 +272,12 @@ def main() -> None:
             ("ws.liveness.reap(force=True)", lambda i: ws.liveness.reap(force=True)),
             ("runs table page: ws.search_runs(limit=25) + count",
              lambda i: ws.search_runs(limit=25)),
+            (f"runs table page {deep:_} deep, offset + count",
+             lambda i: ws.search_runs(limit=25, offset=deep)),
+            (f"runs table page {deep:_} deep, after= (keyset) + count",
+             lambda i: ws.search_runs(limit=25, after=table_last)),
+            (f"runs table, Waiting for me: search_runs(run_ids=<{len(waiting)} ids>)",
+             lambda i: ws.search_runs(limit=25, run_ids=waiting)),
             ("runs table page, status filter",
              lambda i: ws.search_runs(status="Failed", limit=25, offset=25)),
             ("runs table page, text filter",
@@ -296,6 +315,13 @@ def main() -> None:
         print(f"{name:<62}{len(times):>5}{med:>10.1f}{min(times) * 1e3:>9.1f}"
               f"{max(times) * 1e3:>9.1f}{'<= 50':>8}  {'pass' if med <= TARGET_MS else 'MISS'}")
     print("(times in ms)")
+    med = {name: statistics.median(times) * 1e3 for name, times in results}
+    by_offset = med[f"ws.runs(limit=50, offset={deep:_})"]
+    by_key = med[f"ws.runs(limit=50, after=run {deep:_} deep)  (keyset)"]
+    print(f"deep page, {deep:,} runs in: keyset {by_key:.1f} ms vs offset {by_offset:.1f} ms "
+          f"(offset / keyset = {by_offset / by_key:.1f}x); runs table "
+          f"{med[f'runs table page {deep:_} deep, after= (keyset) + count']:.1f} vs "
+          f"{med[f'runs table page {deep:_} deep, offset + count']:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Load: several processes running workflows on one workspace at once.
 
 N worker processes (default 8) each run a small workflow (``a -> (b, c) -> d``, trivial
-steps) over and over for S seconds (default 60) on one workspace, one DuckDB history. This
+steps) over and over for S seconds (default 60) on one workspace, one DuckDB history; they
+start together once all of them have opened the workspace (imports are not load). This
 process watches as a view does (the EventFeed: its own commits at once, other processes'
-polled every 0.5 s) and measures how long a status change takes to reach it. At the end it
-checks the history against what the workers say they did.
+when their bell rings) and measures how long a status change takes to reach it. At the end
+it checks the history against what the workers say they did.
 
 Prints:
 
@@ -60,9 +61,15 @@ def d(b, c):
 TARGET_TRANSITIONS = 500.0
 
 
-def worker(root: str, number: int, until: float) -> None:
-    """One load process: run the workflow until ``until`` (epoch seconds); print the ids."""
+def worker(root: str, number: int, seconds: float) -> None:
+    """One load process: open the workspace, say so, wait for the start signal, then run the
+    workflow for ``seconds``; print the ids. Start-up (imports, opening) is not load."""
     ws = wfnb.open(root, user=f"load{number}")
+    (Path(root) / f"ready-{number}").touch()
+    go = Path(root) / "go"
+    while not go.exists():
+        time.sleep(0.01)
+    until = float(go.read_text()) + seconds
     runs = []
     while time.time() < until:
         run = ws.run("load")
@@ -108,18 +115,24 @@ def main() -> None:
         unsubscribe = EventFeed.for_store(ws.store).subscribe(seen)
 
         print(f"{args.processes} processes x {args.seconds:g} s on {root} ...", flush=True)
-        window["start"] = utcnow()
-        until = time.time() + args.seconds
         procs = [subprocess.Popen([sys.executable, __file__, "--worker", str(root), str(n),
-                                   str(until)], stdout=subprocess.PIPE, text=True,
+                                   str(args.seconds)], stdout=subprocess.PIPE, text=True,
                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
                  for n in range(args.processes)]
+        deadline = time.time() + 300
+        while not all((root / f"ready-{n}").exists() for n in range(args.processes)):
+            if time.time() > deadline or any(p.poll() is not None for p in procs):
+                sys.exit("the worker processes did not start")
+            time.sleep(0.05)
+        window["start"] = utcnow()
+        (root / "go.tmp").write_text(repr(time.time()))
+        (root / "go.tmp").rename(root / "go")  # all at once, when all of them are ready
         outputs = [p.communicate()[0] for p in procs]
         window["end"] = utcnow()
         failed = [n for n, p in enumerate(procs) if p.returncode != 0]
         if failed:
             sys.exit(f"worker processes {failed} failed")
-        time.sleep(EventFeed.POLL_EVERY * 3)  # let the feed deliver the last commits
+        time.sleep(1.5)  # let the feed deliver the last commits
         unsubscribe()
 
         reported = [r for out in outputs for r in json.loads(out.strip().splitlines()[-1])["runs"]]

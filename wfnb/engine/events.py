@@ -1,6 +1,15 @@
 """A feed of committed history events for views: the events this process commits (straight
-from the writer, after the commit) and those other processes commit (polled from the
-``events`` table by sequence number). Subscribers are called from the feed's thread."""
+from the writer, after the commit) and those other processes commit (read from the
+``events`` table by sequence number when their bell rings). Subscribers are called from the
+feed's thread.
+
+Another process's commit reaches the feed within ``CHECK_EVERY`` of its bell (see
+``sharedfile``), or ``MIN_GAP`` after the feed's last query: looking at the bell is a read of
+512 bytes, asking the file is a turn on it (between two writers' turns when they are busy),
+so the feed asks only when the bell has rung, at most every ``MIN_GAP``, and every
+``POLL_EVERY`` in case a writer rang none (a DuckDB shell, or a hook's events that no batch
+carried).
+"""
 from __future__ import annotations
 
 import atexit
@@ -16,9 +25,10 @@ Listener = Callable[[list[dict]], None]
 class EventFeed(PerStore):
     """One per store per process; starts polling when the first listener subscribes."""
 
-
-    POLL_EVERY = 0.5   # seconds between polls of other processes' events
-
+    CHECK_EVERY = 0.02  # seconds between looks at the bell of other processes' commits
+    MIN_GAP = 0.1       # ... but queries of the events table this far apart at least (a
+                        # read takes the file between two writers' turns: see sharedfile)
+    POLL_EVERY = 0.5    # ... and this far apart at most, should the bell stay silent
 
     def __init__(self, store: Store):
         self.store = store
@@ -71,13 +81,20 @@ class EventFeed(PerStore):
             self._emit(events)
 
     def _poll(self) -> None:
+        heard, asked = None, 0.0
         while not self._stopped:
-            self._wake.wait(self.POLL_EVERY)
+            self._wake.wait(self.CHECK_EVERY)
             self._wake.clear()
             if self._stopped:
                 return
             if not self._listeners:
                 continue
+            bell, since = self.store.bell(), time.monotonic() - asked
+            if since < self.MIN_GAP or (bell is not None and bell == heard
+                                        and since < self.POLL_EVERY):
+                continue
+            # the bell is read before the query: a ring during the query is heard next time
+            heard, asked = bell, time.monotonic()
             try:
                 # our own events come too (and earlier, from _local): views only use an
                 # event as "this run changed", so seeing one twice costs a repaint at most
@@ -85,6 +102,7 @@ class EventFeed(PerStore):
                     "SELECT seq, ts, run_id, task_id, kind, status, actor, data FROM events "
                     "WHERE seq > ? ORDER BY seq", [self._seq])
             except Exception:
+                heard = None  # ask again after the pause
                 time.sleep(1.0)  # the file is busy for longer than usual: try again later
                 continue
             if rows:

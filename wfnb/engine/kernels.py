@@ -5,6 +5,9 @@ Starting a kernel costs about half a second; a pool keeps ``size`` kernels per k
 started, connected and idle, so a notebook step takes one that is ready while a replacement
 starts in the background. Every run still gets a fresh kernel: a kernel is used once, then
 shut down. Kernels left in the pool are shut down when the process exits.
+
+``jupyter_client`` and ``nbformat`` are imported when a kernel starts and runs code, not with
+this module: listing a workspace's workflows imports it, and they cost over a second.
 """
 from __future__ import annotations
 
@@ -16,9 +19,6 @@ import tempfile
 import threading
 import time
 from collections import deque
-
-import nbformat
-from jupyter_client.manager import KernelManager
 
 from . import children
 from .errors import InfrastructureError, WfnbError
@@ -61,6 +61,7 @@ class KernelSession:
     GRACE = 2.0         # seconds an interrupted kernel gets before it is shut down
 
     def __init__(self, kernel_name: str = "python3", cwd: str | None = None):
+        from jupyter_client.manager import KernelManager  # only when a kernel starts
         self.kernel_name = kernel_name
         # IPC sockets in a private folder: local only, no TCP ports, no plaintext warning
         self.km = KernelManager(kernel_name=kernel_name, transport="ipc",
@@ -96,6 +97,7 @@ class KernelSession:
         """Execute ``code``; returns (outputs, execution count). Raises CellError when it
         raises, Interrupted when ``cancel`` is set meanwhile, KernelDied when the kernel
         dies."""
+        from nbformat.v4 import output_from_msg
         msg_id = self.kc.execute(code, store_history=True, allow_stdin=False)
         outputs: list = []
         count = None
@@ -127,7 +129,7 @@ class KernelSession:
                 elif kind in ("stream", "display_data", "execute_result", "error",
                               "update_display_data"):
                     if kind != "update_display_data":
-                        outputs.append(nbformat.v4.output_from_msg(msg))
+                        outputs.append(output_from_msg(msg))
             if reply is None:
                 try:
                     shell = self.kc.get_shell_msg(timeout=0.05 if idle else 0)

@@ -1,18 +1,32 @@
 """How the processes of one workspace share its DuckDB file (mixed into ``Store``).
 
-DuckDB lets one read-write process hold a file at a time, and opening it costs ~15 ms (most of
-it DuckDB starting an instance), more than a typical commit. So:
+DuckDB lets one read-write process hold a file at a time. So:
 
 * processes take turns through ``flock`` on ``<history>.lock`` (exclusive to write, shared to
   read), polled every millisecond: a failed DuckDB open costs ~4 ms, and back-off sleeps left
   the file idle between holders. A DuckDB lock held by something that does not take the lock
   file (a DuckDB shell) is still retried with jittered back-off, up to ``lock_timeout``;
 * readers go first: a process waiting to read holds ``<history>.readers`` (shared), and a
-  writer lets it in before taking or keeping the file, so views stay fresh under load;
+  writer lets it in before taking the file, and ends its turn for it after ``share_hold``,
+  so views stay fresh under load;
+* writers take turns about in the order they came: a writer that finds the file taken
+  writes (pid, since when) in its slot of ``<history>.queue``, and one that has waited
+  ``patience`` goes before those that came after it (who defer for ``defer_limit`` at most:
+  a frozen waiter must not stop the others). Taken at random, the file kept eight busy
+  processes waiting seconds for a turn, and their changes with them (p99 2.7 s from a
+  change to another process's view);
+* a connection is the file attached (``ATTACH``, 3 ms) to one DuckDB instance the process
+  keeps, not a DuckDB instance of its own (15-30 ms), so a turn, or a read between two
+  writers' turns, costs a few ms (``ws.sql`` still gets an instance of its own, to lock);
 * a read-write connection is kept ``linger`` after its last use and reused by the next read
-  or write of the process, but given up after ``max_hold`` in one go;
-* within a process one lock serialises connections: DuckDB refuses a read-only and a
-  read-write connection to one file from the same process at the same time;
+  or write of the process, but given up after ``max_hold`` in one go, or ``share_hold``
+  while another process waits;
+* within a process one lock serialises connections: the file is attached once at a time
+  (read-only or read-write), under one name;
+* a process that commits events rings ``<history>.changed``: it writes 8 random bytes in
+  its slot of the file (one of 64, by process id), so views in other processes learn of a
+  commit by reading 512 bytes every few ms, not by taking the file from its writer to ask
+  (:class:`~wfnb.engine.events.EventFeed`); a process's own rings are not news to it;
 * at interpreter exit the file is closed by the main thread (:meth:`close_file`, from an
   ``atexit`` hook), and no other thread may open it afterwards: a daemon thread caught inside
   DuckDB while the interpreter finalizes is unwound by ``pthread_exit``, which aborts the
@@ -24,6 +38,7 @@ from __future__ import annotations
 import fcntl
 import os
 import random
+import struct
 import threading
 import time
 from contextlib import contextmanager
@@ -32,6 +47,16 @@ from typing import Iterator
 import duckdb
 
 from .errors import StoreError
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def is_lock_error(exc: Exception) -> bool:
@@ -62,19 +87,34 @@ def explain(exc: BaseException, path: str) -> StoreError | None:
 
 
 
+BELL_SLOTS = 64  # of 8 bytes each in <history>.changed; a process rings in pid % 64
+QUEUE_SLOTS = 64  # of (pid, since) in <history>.queue; a waiting writer's is pid % 64
+ALIAS = "history"  # the file's name in the process's DuckDB instance it is attached to
+_ENTRY = struct.Struct("=QQ")
+
+
 class SharedFile:
     """Connections to the history file, shared with the workspace's other processes."""
 
     lock_timeout = 30.0       # give up on a file locked by others after this long
     linger = 0.02             # keep a read-write connection this long after its last use
-    max_hold = 0.2            # ... but give the file up after this long in one go
+    max_hold = 0.2            # ... but give the file up after this long in one go,
+    share_hold = 0.05         # ... or this long while another process waits for it
     yield_pause = 0.005       # and wait this long before taking it again
+    patience = 0.1            # a writer that waited this long goes before later ones,
+    defer_limit = 2.0         # ... who let it go first for this long at most
     path: str
 
     def _init_file(self, path: str) -> None:
         self._db_lock = threading.RLock()       # one DuckDB connection at a time here
         self._held: duckdb.DuckDBPyConnection | None = None  # kept read-write connection
         self._held_since = self._last_use = 0.0
+        self._open_cost = 0.003                 # seconds to take the file (a running mean)
+        self._waited = 0.0                      # ... of which the last wait for the lock
+        self._close_cost = 0.01                 # seconds to let it go (a running mean)
+        self._instance: duckdb.DuckDBPyConnection | None = None  # the file gets attached to
+        self._instance_pid = 0                  # ... made by this process (not a parent)
+        self._rang = b""                        # what this process last wrote in its bell slot
         self._closer_wake = threading.Event()
         self._closed = False                    # set at exit: no thread but main opens it
         threading.Thread(target=self._closer_loop, name="wfnb-store-closer",
@@ -83,21 +123,52 @@ class SharedFile:
             self._lock_fd: int | None = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o666)
             self._readers_fd: int | None = os.open(f"{path}.readers", os.O_RDWR | os.O_CREAT,
                                                    0o666)
+            self._queue_fd: int | None = os.open(f"{path}.queue", os.O_RDWR | os.O_CREAT,
+                                                 0o666)
         except OSError:  # a read-only folder: DuckDB's own lock still protects the file
-            self._lock_fd = self._readers_fd = None
+            self._lock_fd = self._readers_fd = self._queue_fd = None
+        try:
+            self._bell_fd: int | None = os.open(f"{path}.changed", os.O_RDWR | os.O_CREAT,
+                                                0o666)
+        except OSError:  # views here and elsewhere fall back to asking the file
+            self._bell_fd = None
+
+    def ring(self) -> None:
+        """Tell the other processes' views that events were committed (after the commit)."""
+        if self._bell_fd is not None:
+            self._rang = os.urandom(8)
+            try:
+                os.pwrite(self._bell_fd, self._rang, 8 * (os.getpid() % BELL_SLOTS))
+            except OSError:
+                pass
+
+    def bell(self) -> bytes | None:
+        """What the bell holds now, this process's own last ring left out: it changes when
+        another process commits events; None when there is no bell (a read-only folder)."""
+        if self._bell_fd is None:
+            return None
+        try:
+            heard = bytearray(os.pread(self._bell_fd, 8 * BELL_SLOTS, 0).ljust(
+                8 * BELL_SLOTS, b"\0"))  # slots past the end: never rung
+        except OSError:
+            return None
+        mine = slice(8 * (os.getpid() % BELL_SLOTS), 8 * (os.getpid() % BELL_SLOTS) + 8)
+        if heard[mine] == self._rang:
+            heard[mine] = bytes(8)
+        return bytes(heard)
 
     @contextmanager
     def connect(self, read_only: bool = False, strict: bool = False,
                 config: dict | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection, retried while another process holds the file.
 
-        Opening the file costs ~15 ms (most of it DuckDB starting an instance), more than
-        the work of a typical commit, so a read-write connection is kept for ``linger`` after
-        its last use (the next commit or read of a busy process reuses it) but never longer
-        than ``max_hold`` in one go, so other processes get their turn. Reads use a kept
-        connection when there is one, else a short read-only one. ``strict``: a fresh
-        read-only connection whatever is kept (``ws.sql`` relies on it to refuse writes);
-        ``config``: DuckDB settings for that fresh connection (implies ``strict``)."""
+        Taking the file (attaching it, and detaching it after) costs a few ms, a commit
+        about as much, so a read-write connection is kept for ``linger`` after its last use
+        (the next commit or read of a busy process reuses it), but not longer than
+        ``max_hold`` (``share_hold`` while other processes wait), so they get their turn. Reads use a kept connection when there is one, else a short read-only one.
+        ``strict``: a read-only DuckDB instance of its own whatever is kept (``ws.sql``
+        relies on it to refuse writes); ``config``: DuckDB settings for it (implies
+        ``strict``)."""
         strict = strict or config is not None
         with self._db_lock:
             if self._closed:
@@ -106,8 +177,8 @@ class SharedFile:
                                      "exiting")
                 strict = strict or read_only  # the main thread, in atexit: nothing is kept
             held = self._held
-            if held is not None and (strict or time.monotonic() - self._held_since
-                                     > self.max_hold or self._readers_waiting()):
+            if held is not None and (strict or self._hold_over(time.monotonic()
+                                                                - self._held_since)):
                 self._drop_held()
                 held = None
                 if not strict:
@@ -118,7 +189,7 @@ class SharedFile:
                         self._db_lock.acquire()
                     held = self._held
             if held is None and (read_only or strict):
-                con = self._open(True, config)
+                con = self._open(True, config, fresh=strict)
                 try:
                     yield con
                 except duckdb.Error as exc:
@@ -127,8 +198,11 @@ class SharedFile:
                     self._close(con)
                 return
             if held is None:
+                opening = time.monotonic()
                 held = self._held = self._open(False)
-                self._held_since = time.monotonic()
+                opened = self._held_since = time.monotonic()
+                # what taking the file costs (the wait for it left out), for _hold_over
+                self._open_cost += 0.3 * (opened - opening - self._waited - self._open_cost)
             try:
                 yield held
             except BaseException as exc:
@@ -146,13 +220,17 @@ class SharedFile:
     def _drop_held(self) -> None:
         held, self._held = self._held, None
         if held is not None:
+            letting_go = time.monotonic()
             try:
                 self._close(held)
             except duckdb.Error:
                 pass
+            # what letting the file go costs (a checkpoint, mostly), for _hold_over
+            self._close_cost += 0.3 * (time.monotonic() - letting_go - self._close_cost)
 
     def _closer_loop(self) -> None:
-        """Close the kept connection once it has been idle for ``linger``."""
+        """Close the kept connection once it has been idle for ``linger``, or between two
+        uses once its turn is over (a busy process would see it at its next commit only)."""
         while not self._closed:
             self._closer_wake.wait()
             self._closer_wake.clear()
@@ -160,11 +238,12 @@ class SharedFile:
                 with self._db_lock:
                     if self._held is None or self._closed:
                         break
-                    idle = time.monotonic() - self._last_use
-                    if idle >= self.linger:
+                    now = time.monotonic()
+                    idle = now - self._last_use
+                    if idle >= self.linger or self._hold_over(now - self._held_since):
                         self._drop_held()
                         break
-                time.sleep(self.linger - idle)
+                time.sleep(max(0.001, min(self.linger - idle, 0.01)))
 
     def release(self) -> None:
         """Give the file up now (before this process opens it by other means)."""
@@ -178,18 +257,25 @@ class SharedFile:
         with self._db_lock:
             self._closed = True
             self._drop_held()
+            if self._instance is not None:
+                self._instance, instance = None, self._instance
+                instance.close()
         self._closer_wake.set()
 
-    def _open(self, read_only: bool,
-              config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    def _open(self, read_only: bool, config: dict | None = None,
+              fresh: bool = False) -> duckdb.DuckDBPyConnection:
+        """A connection to the file: this process's DuckDB instance with the file attached,
+        or (``fresh``) a DuckDB instance of its own, opened with ``config``."""
         deadline = time.monotonic() + self.lock_timeout
         self._lock_file(read_only, deadline)
         delay = 0.002
         try:
             while True:
                 try:
-                    return duckdb.connect(self.path, read_only=read_only,
-                                          config=dict(config or {}))
+                    if fresh:
+                        return duckdb.connect(self.path, read_only=read_only,
+                                              config=dict(config or {}))
+                    return self._attach(read_only)
                 except duckdb.Error as exc:
                     if not is_lock_error(exc):
                         raise explain(exc, self.path) or StoreError(
@@ -205,24 +291,38 @@ class SharedFile:
             self._unlock_file()
             raise
 
+    def _hold_over(self, held_for: float) -> bool:
+        """Has this process kept the file long enough? (``max_hold``; ``share_hold`` when
+        another process waits, or what changing hands costs if that is longer: on a machine
+        short of cores taking the file is slow, and turns must not cost more than they do)"""
+        return held_for > self.max_hold or (
+            held_for > max(self.share_hold, self._open_cost + self._close_cost)
+            and (self._readers_waiting() or bool(self._waiting_writers())))
+
     def _lock_file(self, shared: bool, deadline: float) -> None:
         """Queue for the file on ``<history>.lock`` (shared for reading): wfnb processes
         take turns without paying for failed DuckDB opens (~4 ms each) or back-off gaps.
         Readers go first: a reader holds ``<history>.readers`` (shared) while it waits, and
-        writers let it in before they take the file (views stay fresh under load)."""
+        writers let it in before they take the file (views stay fresh under load). Writers
+        go about in the order they came (``<history>.queue``)."""
         if self._lock_fd is None:
             return
         mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
         if shared:
             fcntl.flock(self._readers_fd, fcntl.LOCK_SH)
+        since = started = time.monotonic_ns()
+        queued = False
         try:
             while True:
                 try:
-                    if shared or not self._readers_waiting():
+                    if shared or not self._readers_waiting() and self._first_in_line(since):
                         fcntl.flock(self._lock_fd, mode)
+                        self._waited = (time.monotonic_ns() - started) / 1e9
                         return
                 except BlockingIOError:
                     pass
+                if not (shared or queued):
+                    queued = self._enqueue(since)
                 if time.monotonic() > deadline:
                     raise StoreError(f"the history {self.path} stayed locked by another "
                                      f"process for {self.lock_timeout:.0f} s") from None
@@ -230,6 +330,67 @@ class SharedFile:
         finally:
             if shared:
                 fcntl.flock(self._readers_fd, fcntl.LOCK_UN)
+            if queued:
+                self._dequeue()
+
+    # ---- the writers' queue: (pid, since) per slot of <history>.queue ----------------------
+    def _enqueue(self, since: int) -> bool:
+        try:
+            os.pwrite(self._queue_fd, _ENTRY.pack(os.getpid(), since),
+                      _ENTRY.size * (os.getpid() % QUEUE_SLOTS))
+            return True
+        except OSError:
+            return False
+
+    def _dequeue(self) -> None:
+        """Clear this process's slot, unless a process sharing the slot wrote it since."""
+        at = _ENTRY.size * (os.getpid() % QUEUE_SLOTS)
+        try:
+            if _ENTRY.unpack(os.pread(self._queue_fd, _ENTRY.size, at).ljust(
+                    _ENTRY.size, b"\0"))[0] == os.getpid():
+                os.pwrite(self._queue_fd, bytes(_ENTRY.size), at)
+        except OSError:
+            pass
+
+    def _waiting_writers(self) -> list[tuple[int, int]]:
+        """(since, pid) of the other processes waiting to write, oldest first; a waiter
+        that died waiting (its slot written 0.5 s ago or more, its process gone) is cleared."""
+        if self._queue_fd is None:
+            return []
+        try:
+            data = os.pread(self._queue_fd, _ENTRY.size * QUEUE_SLOTS, 0)
+        except OSError:
+            return []
+        me, now = os.getpid(), time.monotonic_ns()
+        found = []
+        for slot, (pid, since) in enumerate(_ENTRY.iter_unpack(
+                data[:len(data) - len(data) % _ENTRY.size])):
+            if not pid or pid == me:
+                continue
+            if now - since > 0.5e9 and not _alive(pid):
+                self._clear_slot(slot, pid)
+                continue
+            found.append((since, pid))
+        return sorted(found)
+
+    def _first_in_line(self, since: int) -> bool:
+        """May this writer, waiting since ``since`` (monotonic ns), take the file? Not while
+        a writer that came before it has waited ``patience`` (until then, whoever is running
+        takes the file: a strict queue hands it to processes that wait for a core), and
+        always after ``defer_limit``."""
+        now = time.monotonic_ns()
+        if now - since > self.defer_limit * 1e9:
+            return True
+        return not any(their < since and now - their > self.patience * 1e9
+                       for their, _pid in self._waiting_writers())
+
+    def _clear_slot(self, slot: int, pid: int) -> None:
+        at = _ENTRY.size * slot
+        try:
+            if _ENTRY.unpack(os.pread(self._queue_fd, _ENTRY.size, at))[0] == pid:
+                os.pwrite(self._queue_fd, bytes(_ENTRY.size), at)
+        except (OSError, struct.error):
+            pass
 
     def _readers_waiting(self) -> bool:
         """Does another process wait to read? (it holds ``<history>.readers`` shared)"""
@@ -248,6 +409,46 @@ class SharedFile:
 
     def _close(self, con: duckdb.DuckDBPyConnection) -> None:
         try:
-            con.close()
+            if con is self._instance:
+                self._detach()
+            else:
+                con.close()
         finally:
             self._unlock_file()
+
+    # ---- the file attached to this process's DuckDB instance --------------------------------
+    def _attach(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """The process's DuckDB instance (made on first use) with the file attached as
+        ``history``, the default database. A new instance costs 15-30 ms, an ATTACH 3 ms."""
+        if self._instance is None or self._instance_pid != os.getpid():
+            # (a forked child never uses its parent's instance: its threads did not follow)
+            self._instance, self._instance_pid = duckdb.connect(), os.getpid()
+        con = self._instance
+        path = self.path.replace("'", "''")
+        con.execute(f"ATTACH '{path}' AS {ALIAS}" + (" (READ_ONLY)" if read_only else ""))
+        try:
+            con.execute(f"USE {ALIAS}")
+        except BaseException:
+            self._detach()
+            raise
+        return con
+
+    def _detach(self) -> None:
+        """Let the file go (it checkpoints, as closing a connection does). A transaction
+        left open is rolled back first: DuckDB would commit it with the next COMMIT, though
+        the file is no longer attached."""
+        con = self._instance
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:  # none open: the usual case
+            pass
+        try:
+            con.execute("USE memory")
+            con.execute(f"DETACH {ALIAS}")
+        except BaseException:
+            self._instance = None  # in an unknown state: closing it lets the file go too
+            con.close()
+            raise
+        if self._closed:  # exiting: leave no DuckDB instance behind either
+            self._instance = None
+            con.close()

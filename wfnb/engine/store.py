@@ -81,7 +81,8 @@ class Store(SharedFile, BatchWriter):
         self._writer: threading.Thread | None = None
         self._hooks: list[Hook] = []
         self._pre_flush: list[Callable[[], None]] = []
-        self._subscribers: list[Callable[[list[dict]], None]] = []
+        # first of the subscribers: other processes' views hear of a commit before anyone here
+        self._subscribers: list[Callable[[list[dict]], None]] = [lambda _events: self.ring()]
         self.keepalive = 0                      # > 0 while this process owns live runs
         self._stopping = False
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +171,7 @@ class Store(SharedFile, BatchWriter):
             except BaseException:
                 rollback(con)
                 raise
+        self.ring()  # it may have written events (a cancel request, a decision ...)
         return result
 
     def _queued(self) -> None:

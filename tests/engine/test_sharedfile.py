@@ -1,0 +1,100 @@
+"""How processes take turns on the history file: a writer that finds it taken waits in line
+(``<history>.queue``), leaves the line when served, and a waiter that died is cleared."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import wfnb
+from tests.conftest import cli_env, poll
+
+HOLD = """
+    import sys, time
+    from pathlib import Path
+    from wfnb.engine.store import Store
+    store = Store.for_path(sys.argv[1])
+    with store.connect():
+        Path(sys.argv[2]).touch()
+        while not Path(sys.argv[3]).exists():
+            time.sleep(0.01)
+"""
+WRITE = """
+    import sys
+    from wfnb.engine.store import Store
+    store = Store.for_path(sys.argv[1])
+    store.transact(lambda con: con.execute(
+        "INSERT INTO events (ts, kind, actor) VALUES (now()::TIMESTAMP, 'note', 'waiter')"))
+    print("written")
+"""
+
+
+def spawn(code: str, *args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env())
+
+
+def holding(tmp_path, path) -> tuple[subprocess.Popen, object]:
+    """A process that holds the history file until ``release`` exists."""
+    held, release = tmp_path / "held", tmp_path / "release"
+    holder = spawn(HOLD, path, held, release)
+    poll(lambda: held.exists() or holder.poll() is not None, timeout=60, what="the holder")
+    assert held.exists(), holder.communicate()[1]
+    return holder, release
+
+
+def test_a_writer_that_finds_the_file_taken_waits_in_line_until_served(tmp_path):
+    ws = wfnb.open(tmp_path / "ws")
+    store = ws.store
+    store.release()
+    holder, release = holding(tmp_path, store.path)
+    waiter = spawn(WRITE, store.path)
+    try:
+        poll(lambda: [pid for _, pid in store._waiting_writers()] == [waiter.pid],
+             timeout=60, what="the waiter in line")
+        # once it has waited its patience, a writer coming now lets it go first
+        poll(lambda: not store._first_in_line(time.monotonic_ns()), timeout=10,
+             what="the waiter to be first in line")
+        release.touch()
+        out, err = waiter.communicate(timeout=60)
+        assert waiter.returncode == 0 and out.strip() == "written", err
+        assert store._waiting_writers() == []  # it left the line when served
+        assert store.query("SELECT count(*) AS n FROM events WHERE kind = 'note'")[0]["n"] == 1
+    finally:
+        release.touch()
+        holder.communicate(timeout=60)
+        if waiter.poll() is None:
+            waiter.kill()
+
+
+def test_a_waiter_that_died_in_line_is_cleared(tmp_path):
+    ws = wfnb.open(tmp_path / "ws")
+    store = ws.store
+    store.release()
+    holder, release = holding(tmp_path, store.path)
+    waiter = spawn(WRITE, store.path)
+    try:
+        poll(lambda: [pid for _, pid in store._waiting_writers()] == [waiter.pid],
+             timeout=60, what="the waiter in line")
+        os.kill(waiter.pid, signal.SIGKILL)
+        waiter.wait(timeout=30)
+        poll(lambda: store._waiting_writers() == [], timeout=10, what="the dead waiter gone")
+        assert store._first_in_line(time.monotonic_ns())
+        with open(store.path + ".queue", "rb") as fh:
+            fh.seek(16 * (waiter.pid % 64))
+            assert fh.read(16).strip(b"\0") == b""  # its slot is empty again
+    finally:
+        release.touch()
+        holder.communicate(timeout=60)
+
+
+def test_one_busy_process_keeps_the_file_with_nobody_in_line(tmp_path):
+    ws = wfnb.open(tmp_path / "ws")
+    store = ws.store
+    assert store._waiting_writers() == []
+    assert not store._hold_over(store.share_hold * 2)  # nobody waits: max_hold applies
+    assert store._hold_over(store.max_hold * 1.5)
