@@ -124,3 +124,43 @@ def test_a_single_after_string_is_shown_as_one_edge(factory):
     editor = factory.open(user="root").editor("one").view
     assert editor.settings["steps"]["count"]["after"] == ["extract"]
     assert ["extract", "count"] in editor.graph["edges"]
+
+
+def test_a_test_run_that_reaches_an_approval_is_decided_in_the_editor(ws):
+    editor = ws.editor("expense_approval").view
+    assert editor.run_test({"employee": "ana", "amount": "12.5"})
+    poll(lambda: editor.test.get("decisions"), what="the test run to wait for approval")
+    [waiting] = editor.test["decisions"]
+    assert waiting["step"] == "sign_off" and waiting["can_decide"]
+    assert waiting["approvers"] == ["lead", "admin"]
+    assert [f["name"] for f in waiting["fields"]] == ["cost_centre"]
+    # a bad input is refused at its field, and the step still waits
+    assert not editor.decide("approve", "sign_off", "ok", {"cost_centre": "MOON"})
+    assert list(editor.decision_problem["fields"]) == ["cost_centre"]
+    assert editor.test["status"] == "Waiting for Approval"
+    editor._message(None, {"action": "approve", "step": "sign_off", "comment": "receipts ok",
+                           "inputs": {"cost_centre": "OPS"}}, [])
+    assert editor.decision_problem == {}
+    poll(lambda: editor.test["status"] == "Completed", what="the approved test run to end")
+    assert editor.test["decisions"] == []
+    assert '"cost_centre": "OPS"' in editor.test["tasks"]["payout"]["summary"]
+    decision = ws.get_run(editor.test["run_id"]).tasks
+    assert any(t.step == "sign_off" and t.status.value == "Completed" for t in decision)
+
+    assert editor.run_test()
+    poll(lambda: editor.test.get("decisions"), what="the second test run to wait")
+    editor._message(None, {"action": "reject", "step": "sign_off", "comment": "no"}, [])
+    poll(lambda: editor.test["status"] == "Rejected", what="the rejected test run to end")
+
+
+def test_only_those_who_may_decide_see_approve_in_the_editor(declared, factory):
+    (factory.root / "wfnb.toml").write_text(TEAM_ROLES)
+    ana = factory.open(user="ana").editor("weekly").view  # runs tests, may not approve
+    assert ana.run_test({"region": "south"})
+    poll(lambda: ana.test.get("decisions"), what="the test run to wait for approval")
+    assert ana.test["decisions"][0]["can_decide"] is False
+    assert not ana.decide("approve", "ok")
+    assert "APPROVE" in ana.decision_problem["message"]
+    assert ana.test["status"] == "Waiting for Approval"
+    ana._ws.cancel(ana.test["run_id"])  # its starter may cancel it: nothing left waiting
+    poll(lambda: ana.test["status"] == "Cancelled", what="the test run to be cancelled")

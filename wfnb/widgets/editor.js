@@ -1,5 +1,6 @@
 // The workflow editor: the graph drawn in SVG, the selected node's settings (edited as a draft
-// that Python checks and saves), Run Test / Test Run and the test session.
+// that Python checks and saves), Run Test / Test Run, the test session, and the test run's
+// approvals decided in place. Repaints patch the page (common.js), so focus and typing survive.
 const COMMON = ["description", "after", "retries", "retry_delay", "timeout"];
 const BY_KIND = { python: ["call"], notebook: ["notebook", "parameters", "kernel"],
   code: ["code", "kernel"], approval: ["approvers", "on_timeout"] };
@@ -26,6 +27,11 @@ function render({ model, el }) {
   function problemFor(field) {
     return model.get("problems").filter((p) => p.field === field || p.field.startsWith(field + "."));
   }
+  function select(name) {
+    model.set("selected", name);
+    model.save_changes();
+    draw();
+  }
 
   function graph() {
     const g = model.get("graph"), test = model.get("test") || {}, sel = model.get("selected");
@@ -49,13 +55,17 @@ function render({ model, el }) {
     const nodes = g.nodes.map((n) => {
       const t = (test.tasks || {})[n.name];
       const status = t ? t.status : "";
-      return svg("g", { class: `wfnb-node wfnb-kind-${n.kind}${sel === n.name ? " wfnb-selected" : ""}${status ? " wfnb-node-" + status.replace(/ /g, "-") : ""}`,
-        "data-step": n.name, tabindex: 0, role: "button", "aria-label": `${n.name} (${n.kind})`,
-        onclick: () => { model.set("selected", n.name); model.save_changes(); draw(); } },
+      const bad = n.name !== "Start" && problemFor(`steps.${n.name}`).length;
+      return svg("g", { class: `wfnb-node wfnb-kind-${n.kind}${sel === n.name ? " wfnb-selected" : ""}${status ? " wfnb-node-" + status.replace(/ /g, "-") : ""}${bad ? " wfnb-node-invalid" : ""}`,
+        key: n.name, "data-step": n.name, tabindex: 0, role: "button", "aria-pressed": sel === n.name ? "true" : "false",
+        "aria-label": `${n.name} (${n.kind})${bad ? ", has problems" : ""}`,
+        onclick: () => select(n.name),
+        onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(n.name); } } },
         svg("title", {}, `${n.name}: ${n.description || n.kind}`),
         svg("rect", { x: n.x, y: n.y, width: W, height: H, rx: 7 }),
         svg("text", { x: n.x + 10, y: n.y + 19, class: "wfnb-node-name" }, n.name),
-        svg("text", { x: n.x + 10, y: n.y + 36, class: "wfnb-node-kind" }, status ? `${n.kind} · ${status}` : n.kind));
+        svg("text", { x: n.x + 10, y: n.y + 36, class: "wfnb-node-kind" },
+          status ? `${n.kind} · ${status === "Waiting for Approval" ? "waiting" : status}` : n.kind));
     });
     return svg("svg", { class: "wfnb-graph", width: g.width, height: g.height, viewBox: `0 0 ${g.width} ${g.height}`,
       role: "img", "aria-label": "Workflow graph" },
@@ -68,7 +78,11 @@ function render({ model, el }) {
     const v = value(section, name, key);
     const problems = problemFor(`${section}.${name}.${key}`);
     let control;
-    if (key === "after") {
+    if (!editable) {  // read-only: the value as text a user reads (and can copy), not a greyed box
+      const text = kind === "bool" ? (v ? "yes" : "no") : Array.isArray(v) ? v.join(", ") : v === null || v === undefined ? "" : String(v);
+      control = key === "code" && text ? h("pre", { class: "wfnb-pre wfnb-code wfnb-setting-value" }, text)
+        : h("span", { class: `wfnb-setting-value${text ? "" : " wfnb-muted"}` }, text || "—");
+    } else if (key === "after") {
       const others = Object.keys(model.get("settings").steps).filter((s) => s !== name);
       const chosen = new Set(Array.isArray(v) ? v : v ? [v] : []);
       control = h("span", { class: "wfnb-after" }, others.map((o) => h("label", {},
@@ -79,21 +93,20 @@ function render({ model, el }) {
       control = h("input", { type: "checkbox", name: key, checked: !!v, disabled: !editable,
         onchange: (e) => edit(section, name, key, e.target.checked) });
     } else if (key === "code") {
-      control = h("textarea", { name: key, rows: 7, cols: 60, disabled: !editable, class: "wfnb-code",
+      control = h("textarea", { name: key, rows: 7, cols: 60, disabled: !editable, class: "wfnb-code", value: v ?? "",
         oninput: (e) => edit(section, name, key, e.target.value) });
-      control.value = v ?? "";
     } else if (key === "on_timeout") {
-      control = h("select", { name: key, disabled: !editable, onchange: (e) => edit(section, name, key, e.target.value) },
-        ["reject", "approve", "fail"].map((o) => h("option", { value: o, selected: (v || "reject") === o }, o)));
+      control = h("select", { name: key, disabled: !editable, value: v || "reject", onchange: (e) => edit(section, name, key, e.target.value) },
+        ["reject", "approve", "fail"].map((o) => h("option", { value: o }, o)));
     } else {
-      control = h("input", { name: key, type: "text", disabled: !editable,
+      control = h("input", { name: key, type: "text", disabled: !editable, value: Array.isArray(v) ? v.join(", ") : (v ?? ""),
+        "aria-invalid": problems.length ? "true" : null,
         oninput: (e) => {
           let x = e.target.value;
           if (key === "approvers") x = x.split(",").map((a) => a.trim()).filter(Boolean);
           else if (key === "retries" && /^\s*\d+\s*$/.test(x)) x = Number(x);
           edit(section, name, key, x);
         } });
-      control.value = Array.isArray(v) ? v.join(", ") : (v ?? "");
     }
     return h("label", { class: `wfnb-setting${problems.length ? " wfnb-invalid" : ""}`, "data-field": `${section}.${name}.${key}` },
       h("span", { class: "wfnb-setting-key" }, key), control,
@@ -103,15 +116,15 @@ function render({ model, el }) {
   function params(editable) {
     const rows = model.get("settings").params.map((p) => {
       const problems = problemFor(`params.${p.name}`);
-      return [h("tr", { "data-param": p.name, class: problems.length ? "wfnb-invalid" : "" },
+      return [h("tr", { key: p.name, "data-param": p.name, class: problems.length ? "wfnb-invalid" : "" },
         h("td", {}, h("code", {}, p.name)), h("td", {}, p.type),
         PARAM_KEYS.map((k) => h("td", {}, input("params", p.name, k, editable, k === "required" ? "bool" : "text")))),
-        problems.length ? h("tr", {}, h("td", { colspan: 5, class: "wfnb-field-error" }, problems.map((x) => x.message).join("; "))) : null];
+        problems.length ? h("tr", { key: `${p.name}-problems` }, h("td", { colspan: 5, class: "wfnb-field-error" }, problems.map((x) => x.message).join("; "))) : null];
     });
-    return h("div", { class: "wfnb-settings" }, h("b", {}, "Parameters"),
-      rows.length ? h("table", { class: "wfnb-table wfnb-params" },
+    return h("div", { class: "wfnb-settings", key: "params" }, h("b", {}, "Parameters"),
+      rows.length ? h("div", { class: "wfnb-params-scroll" }, h("table", { class: "wfnb-table wfnb-params" },
         h("thead", {}, h("tr", {}, ["Name", "Type", "Required", "Default", "Description"].map((c) => h("th", {}, c)))),
-        h("tbody", {}, rows)) : h("div", { class: "wfnb-muted" }, "No parameters."));
+        h("tbody", {}, rows))) : h("div", { class: "wfnb-muted" }, "No parameters."));
   }
 
   function nodePanel(name, editable) {
@@ -120,7 +133,7 @@ function render({ model, el }) {
     const keys = [...COMMON, ...(BY_KIND[kind] || [])];
     const test = (model.get("test").tasks || {})[name];
     const stored = (model.get("session").values || {})[name];
-    return h("div", { class: "wfnb-settings", "data-node": name },
+    return h("div", { class: "wfnb-settings", key: `node-${name}`, "data-node": name },
       h("b", {}, `${name} `), h("span", { class: "wfnb-kind" }, kind),
       editable ? null : Object.entries(st).filter(([k]) => !keys.includes(k)).map(([k, v]) =>
         h("div", {}, h("span", { class: "wfnb-setting-key" }, k), " ", h("code", {}, String(v)))),
@@ -130,18 +143,23 @@ function render({ model, el }) {
       stored !== undefined ? h("div", { class: "wfnb-muted" }, "Session value: ", h("code", {}, stored)) : null);
   }
 
+  // test arguments go to the model as they are typed (a change event on blur would repaint
+  // under the pointer of the Run Test click that caused the blur)
+  function setTestValue(k, v) {
+    model.set("test_values", { ...model.get("test_values"), [k]: v });
+    model.save_changes();
+  }
+
   function testBar(info) {
     if (!info.can_test) return h("div", { class: "wfnb-muted" }, "You may not run this workflow, so you cannot test it.");
-    const values = { ...model.get("test_values") };
+    const values = model.get("test_values");
     const sel = model.get("selected"), session = model.get("session") || {}, test = model.get("test") || {};
-    const args = Object.keys(values).map((k) => {
-      const i = h("input", { name: `test-${k}`, type: "text", size: 12, onchange: (e) => { values[k] = e.target.value; model.set("test_values", { ...values }); model.save_changes(); } });
-      i.value = values[k] ?? "";
-      return h("label", { class: "wfnb-test-arg" }, `${k} `, i);
-    });
+    const args = Object.keys(values).map((k) => h("label", { class: "wfnb-test-arg", key: k }, `${k} `,
+      h("input", { name: `test-${k}`, type: "text", size: 12, value: values[k] ?? "",
+        oninput: (e) => setTestValue(k, e.target.value) })));
     return h("div", { class: "wfnb-testbar" },
       h("div", { class: "wfnb-toolbar" },
-        h("button", { class: "wfnb-btn wfnb-primary wfnb-run-test", onclick: () => model.send({ action: "test", values }) }, "Run Test"),
+        h("button", { class: "wfnb-btn wfnb-primary wfnb-run-test", onclick: () => model.send({ action: "test", values: model.get("test_values") }) }, "Run Test"),
         h("button", { class: "wfnb-btn wfnb-test-step", disabled: !sel || sel === "Start",
           onclick: () => model.send({ action: "test_step", step: sel }) }, sel && sel !== "Start" ? `Test Run: ${sel}` : "Test Run (select a step)"),
         h("span", { class: "wfnb-sep" }, "Session:"),
@@ -154,27 +172,21 @@ function render({ model, el }) {
       test.run_id ? h("div", { class: "wfnb-test-status" }, test.step ? `Test of ${test.step}: ` : "Test run: ", statusBadge(test.status), " ",
         h("code", {}, test.run_id), " ", h("button", { class: "wfnb-btn wfnb-test-details", onclick: () => model.send({ action: "details" }) }, "View Details"),
         test.error ? h("div", { class: "wfnb-error" }, test.error) : null) : null,
+      test.run_id ? (test.decisions || []).map(decisionBox) : null,
       model.get("show_session") ? h("table", { class: "wfnb-table wfnb-session" },
         h("thead", {}, h("tr", {}, h("th", {}, "Step"), h("th", {}, "Stored value"))),
-        h("tbody", {}, Object.entries(session.values || {}).map(([k, v]) => h("tr", { "data-step": k }, h("td", {}, k), h("td", {}, h("code", {}, v)))),
+        h("tbody", {}, Object.entries(session.values || {}).map(([k, v]) => h("tr", { key: k, "data-step": k }, h("td", {}, k), h("td", {}, h("code", {}, v)))),
           Object.keys(session.values || {}).length ? null : h("tr", {}, h("td", { colspan: 2, class: "wfnb-muted" }, "The session is empty.")))) : null);
   }
 
-  // a redraw (a test run's progress, a keystroke) keeps the field being typed in focused
-  function draw() {
-    const active = root.contains(document.activeElement) ? document.activeElement : null;
-    const where = active && active.closest("[data-field]");
-    const keep = where && { field: where.dataset.field, name: active.name,
-      start: active.selectionStart, end: active.selectionEnd };
-    paint();
-    if (!keep) return;
-    const again = root.querySelector(`[data-field="${keep.field}"] [name="${keep.name}"]`);
-    if (!again) return;
-    again.focus();
-    if (keep.start !== null && keep.start !== undefined && again.setSelectionRange) {
-      try { again.setSelectionRange(keep.start, keep.end); } catch (e) { /* not a text field */ }
-    }
-  }
+  // an approval step of the test run, waiting: the approval form every view shares
+  // (approval_form.js), Approve / Reject with its inputs and a comment for those who may
+  // decide; what is typed lives in `decisionDrafts`, so repaints never lose it
+  const decisionDrafts = new Map();
+  const decisionBox = (d) => approvalForm(d, decisionDrafts, model.get("decision_problem"),
+    (content) => model.send(content), "wfnb-editor-decision");
+
+  function draw() { paint(); }
 
   function paint() {
     const info = model.get("workflow");
@@ -188,7 +200,7 @@ function render({ model, el }) {
     }
     const editable = !!info.editable, sel = model.get("selected"), n = pending();
     const problems = model.get("problems");
-    fill(root,
+    patch(root,
       h("div", { class: "wfnb-panel-head" },
         h("span", { class: "wfnb-title" }, info.title, " ", h("small", { class: "wfnb-muted" }, `version ${info.version}`)),
         editable ? [
@@ -201,16 +213,22 @@ function render({ model, el }) {
       h("div", { class: "wfnb-muted wfnb-source" }, info.source),
       stale ? h("div", { class: "wfnb-error wfnb-stale" }, "The workflow was saved elsewhere since you started these changes: Discard them, or Save to see the conflict.") : null,
       model.get("message") ? h("div", { class: problems.length ? "wfnb-error wfnb-message" : "wfnb-message" }, model.get("message")) : null,
-      problems.length ? h("ul", { class: "wfnb-problems" }, problems.map((p) =>
-        h("li", { class: "wfnb-error" }, h("code", {}, p.field), p.line ? ` (line ${p.line})` : "", `: ${p.message}`))) : null,
+      problems.length ? h("ul", { class: "wfnb-problems" }, problems.map((p) => {
+        // the field is shown with the step it belongs to (or with the parameters): Show goes there
+        const step = p.field.startsWith("steps.") ? p.field.split(".")[1] : p.field.startsWith("params") ? "" : null;
+        const there = step === null || (step === "" ? !sel || sel === "Start" : sel === step);
+        return h("li", { class: "wfnb-error" }, h("code", {}, p.field), p.line ? ` (line ${p.line})` : "", `: ${p.message}`,
+          there ? null : [" ", h("button", { class: "wfnb-btn wfnb-goto", onclick: () => select(step) }, "Show")]);
+      })) : null,
       testBar(info),
       h("div", { class: "wfnb-editor-body" },
         h("div", { class: "wfnb-graph-box" }, graph()),
         sel && sel !== "Start" ? nodePanel(sel, editable) : params(editable)));
   }
-  for (const name of ["workflow", "graph", "settings", "problems", "message", "test", "session", "test_values", "show_session"])
+  for (const name of ["workflow", "graph", "settings", "problems", "message", "test", "session", "test_values", "show_session", "decision_problem"])
     model.on(`change:${name}`, draw);
   draw();
+  return startTicker(root);  // "waiting 3 s" of an approval counts up
 }
 
 export default { render };

@@ -1,5 +1,6 @@
 """The workflow editor: the graph drawn, a node's settings, Run Test and Test Run of one node in
-the user's test session (Active / Show / Clear), and, for workflows declared in a
+the user's test session (Active / Show / Clear), approval steps of a test run decided in place
+(Approve / Reject, for those who may), and, for workflows declared in a
 ``*.wfnb.toml`` file and users with UPDATE_WORKFLOW, edits that are checked and saved as a new
 version (an invalid edit is shown and never saved). Python-defined workflows are read-only."""
 from __future__ import annotations
@@ -15,9 +16,8 @@ from ..engine.errors import DeclarationError, ParamError, WfnbError
 from ..engine.model import Workflow
 from ..engine.params import to_jsonable
 from ..engine.testing import PARAMS, TestSession, start_test, start_test_step
-from .assets import css, esm
 from .live import Live
-from .run_dialog import summary
+from .run_dialog import decide, summary, waiting_approvals, with_approval_form
 
 X_GAP, Y_GAP, NODE_W, NODE_H = 190, 74, 150, 46
 
@@ -97,8 +97,7 @@ def _normalise(changes: dict) -> dict:
 class Editor(Live, anywidget.AnyWidget):
     """``ws.editor(workflow)``."""
 
-    _esm = esm("editor")
-    _css = css("editor")
+    _esm, _css = with_approval_form("editor")
     workflow = traitlets.Dict({}).tag(sync=True)
     graph = traitlets.Dict({}).tag(sync=True)
     settings = traitlets.Dict({}).tag(sync=True)
@@ -109,6 +108,8 @@ class Editor(Live, anywidget.AnyWidget):
     test_values = traitlets.Dict({}).tag(sync=True)
     session = traitlets.Dict({}).tag(sync=True)
     show_session = traitlets.Bool(False).tag(sync=True)
+    # a test run's decision that was refused: {"fields": {name: problem}, "message": text}
+    decision_problem = traitlets.Dict({}).tag(sync=True)
 
     def __init__(self, ws, workflow: str, on_intent=None, **kw):
         super().__init__(**kw)
@@ -157,8 +158,10 @@ class Editor(Live, anywidget.AnyWidget):
                 continue  # a step test's upstream values are the session's, not results
             tasks[t.step] = {"status": t.status.value, "summary": summary(t.result, 200),
                              "error": t.error or ""}
+        # approval steps waiting for a decision, as the shared approval form draws them
+        decisions = waiting_approvals(self._ws, run.id, run.tasks)
         return {"run_id": run.id, "status": run.status, "step": self._test_step or "",
-                "error": run.error or "", "tasks": tasks}
+                "error": run.error or "", "tasks": tasks, "decisions": decisions}
 
     # ---- actions --------------------------------------------------------------------------
     def check(self, changes: dict) -> bool:
@@ -231,7 +234,7 @@ class Editor(Live, anywidget.AnyWidget):
     def _watch(self, run, step: str | None) -> bool:
         self._test_run, self._test_step = run, step
         self._relevant_runs = {run.id}
-        self.message = ""
+        self.message, self.decision_problem = "", {}
 
         def saved() -> None:  # the session holds the results: show them
             run.session_saved.wait()
@@ -240,6 +243,19 @@ class Editor(Live, anywidget.AnyWidget):
         threading.Thread(target=saved, daemon=True).start()
         self.refresh()
         return True
+
+    def decide(self, decision: str, step: str | None = None, comment: str | None = None,
+               inputs: dict | None = None) -> bool:
+        """Approve or reject a waiting approval step of the test run shown (APPROVE and one
+        of the step's approvers); a refused input is shown at its field."""
+        run = self._test_run
+        if run is None:
+            self.decision_problem = {"fields": {}, "message": "There is no test run to decide."}
+            return False
+        given = {k: v for k, v in (inputs or {}).items() if v not in ("", None)}
+        self.decision_problem = decide(self._ws, run.id, decision, step, comment, given)
+        self.refresh()
+        return not self.decision_problem
 
     def set_active(self, active: bool) -> None:
         TestSession(self._ws, self._name).active = bool(active)
@@ -261,6 +277,9 @@ class Editor(Live, anywidget.AnyWidget):
                 self.run_test(content.get("values"))
             elif action == "test_step":
                 self.test_selected(content.get("step"))
+            elif action in ("approve", "reject"):
+                self.decide(action, content.get("step"), content.get("comment"),
+                            content.get("inputs"))
             elif action == "active":
                 self.set_active(content.get("value", True))
             elif action == "clear_session":

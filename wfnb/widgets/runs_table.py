@@ -1,5 +1,6 @@
-"""The runs table: newest first, filtered by status, workflow and text, paged in the kernel
-(only one page ever crosses to the browser), running rows live, View Details per row."""
+"""The runs table: newest first, filtered by status, workflow, trigger, text and "waiting for
+me", paged by key in the kernel (only one page ever crosses to the browser), open rows live
+(their durations count up in the browser); a run's short id opens its details."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,6 +39,8 @@ class RunsTable(Live, anywidget.AnyWidget):
     scoped = traitlets.Bool(False).tag(sync=True)  # fixed to one workflow
     error = traitlets.Unicode("").tag(sync=True)
     more = traitlets.Bool(False).tag(sync=True)   # a text filter matched over COUNT_LIMIT
+    mine = traitlets.Bool(False).tag(sync=True)   # only runs waiting for this user's decision
+    can_approve = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, ws, workflow: str | None = None, on_intent=None, **kw):
         super().__init__(**kw)
@@ -45,32 +48,72 @@ class RunsTable(Live, anywidget.AnyWidget):
         self.workflow, self.scoped = workflow or "", workflow is not None
         self.workflows = sorted(w.name for w in ws.workflows()) if ws.can(
             "LIST_WORKFLOWS") else []
+        self.can_approve = ws.can("APPROVE")
+        # keyset paging: the page shown starts after (older) or before (newer) a run of the
+        # page next to it, so a deep page costs what the first does and stays put while new
+        # runs arrive; None: the first page, or one reached by a jump (an offset)
+        self._cursor: tuple[str, tuple] | None = None
+        self._keys: list[tuple] = []  # (created_at, id) of the rows shown, newest first
         self.on_msg(self._message)
-        self.observe(lambda _change: self.refresh(),
-                     names=["page", "page_size", "status", "workflow", "text", "trigger"])
+        self.observe(self._on_filter,
+                     names=["page_size", "status", "workflow", "text", "trigger", "mine"])
+        self.observe(self._on_page, names=["page"])
         self._start_live(ws)
+
+    def _on_filter(self, _change: dict) -> None:
+        self._cursor = None
+        self.refresh()
+
+    def _on_page(self, change: dict) -> None:
+        old, new = change["old"], change["new"]
+        if new == old + 1 and self._keys:
+            self._cursor = ("after", self._keys[-1])
+        elif new == old - 1 and new > 0 and self._keys:
+            self._cursor = ("before", self._keys[0])
+        else:
+            self._cursor = None
+        self.refresh()
 
     def _relevant(self, events: list[dict]) -> bool:
         # a new run, or a change of a run on this page (page 0 shows new runs)
+        # (with "waiting for me": a run that starts waiting)
         shown = {r["id"] for r in self.rows}
         return any(e.get("kind") in ("run", "task") and (e.get("run_id") in shown or (
-            self.page == 0 and e.get("kind") == "run" and e.get("status") == "Pending"))
+            self.page == 0 and e.get("kind") == "run" and e.get("status") == "Pending") or (
+            self.mine and e.get("status") == "Waiting for Approval"))
             for e in events)
 
     def _state(self) -> dict[str, Any]:
+        ws = self._ws
         try:
-            runs, total = self._ws.search_runs(
+            where = {}
+            if self.mine:  # a handful of runs: those waiting for this user's decision
+                where["run_ids"] = sorted({p.run_id for p in ws.pending_approvals()})
+                if not where["run_ids"]:
+                    return {"rows": [], "total": 0, "more": False, "error": ""}
+            if self._cursor is not None:
+                where[self._cursor[0]] = self._cursor[1]
+            else:
+                where["offset"] = self.page * self.page_size
+            runs, total = ws.search_runs(
                 workflow=self.workflow or None, status=self.status or None,
                 trigger=self.trigger or None, text=self.text or None, limit=self.page_size,
-                offset=self.page * self.page_size, count_limit=COUNT_LIMIT)
+                count_limit=COUNT_LIMIT, **where)
         except Exception as exc:
             return {"error": str(exc), "rows": [], "total": 0, "more": False}
-        rows = [{"id": r.id, "workflow": r.workflow, "status": r.status,
-                 "progress": round(r.progress, 4), "created_by": r.created_by,
-                 "started": _iso(r.started_at or r.created_at),
-                 "duration": round(r.duration, 3) if r.duration is not None else None,
-                 "trigger": r.trigger, "active": RunStatus(r.status) not in RUN_TERMINAL}
-                for r in runs]
+        self._keys = [(r.created_at, r.id) for r in runs]
+        rows = []
+        for r in runs:
+            active = RunStatus(r.status) not in RUN_TERMINAL
+            rows.append({
+                "id": r.id, "workflow": r.workflow, "status": r.status,
+                "progress": round(r.progress, 4), "created_by": r.created_by,
+                "started": _iso(r.started_at or r.created_at),
+                # an open run's duration counts up in the browser from "since"
+                "since": _iso(r.started_at) if active else None,
+                "duration": round(r.duration, 3) if r.duration is not None and not active
+                else None,
+                "trigger": r.trigger, "active": active})
         more = bool(self.text) and total > COUNT_LIMIT
         return {"rows": rows, "total": min(total, COUNT_LIMIT), "more": more, "error": ""}
 
