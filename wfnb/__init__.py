@@ -17,12 +17,16 @@ _EXPORTS = {
     "Workflow": "wfnb.engine.model", "Step": "wfnb.engine.model",
     "Param": "wfnb.engine.params", "Run": "wfnb.engine.run",
     "TaskRecord": "wfnb.engine.records", "RunStatus": "wfnb.engine.states",
-    "TaskStatus": "wfnb.engine.states", "LoadError": "wfnb.engine.loader",
+    "TaskStatus": "wfnb.engine.states",
     "WorkflowProblem": "wfnb.engine.loader",
-    "PermissionDenied": "wfnb.engine.auth", "DecisionError": "wfnb.engine.approvals",
+    # every exception, from the one module that defines them all
     **{name: "wfnb.engine.errors" for name in (
         "WfnbError", "WorkflowError", "ParamError", "ConfigError", "NotFound", "StoreError",
-        "SqlError", "StateError", "BrokenWorkflowError")},
+        "SqlError", "StateError", "BrokenWorkflowError", "LoadError", "DeclarationError",
+        "InfrastructureError", "PermissionDenied", "DecisionError", "EditConflict",
+        "ScheduleError", "TestSessionError", "CellError", "Interrupted", "KernelDied",
+        "KernelUnavailable", "WorkerLost", "ClusterUnavailable", "UsageError",
+        "NotebookFailed", "RemoteStepError")},
 }
 
 __all__ = ["output", "__version__", *_EXPORTS]
@@ -43,11 +47,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .engine.approvals import DecisionError
-    from .engine.auth import PermissionDenied
-    from .engine.errors import (BrokenWorkflowError, ConfigError, NotFound, ParamError,
-                                SqlError, StateError, StoreError, WfnbError, WorkflowError)
-    from .engine.loader import LoadError, WorkflowProblem
+    from .engine.errors import (BrokenWorkflowError, CellError, ClusterUnavailable,
+                                ConfigError, DecisionError, DeclarationError, EditConflict,
+                                InfrastructureError, Interrupted, KernelDied,
+                                KernelUnavailable, LoadError, NotebookFailed, NotFound,
+                                ParamError, PermissionDenied, RemoteStepError, ScheduleError,
+                                SqlError, StateError, StoreError, TestSessionError,
+                                UsageError, WfnbError, WorkerLost, WorkflowError)
+    from .engine.loader import WorkflowProblem
     from .engine.model import Step, Workflow
     from .engine.params import Param
     from .engine.records import TaskRecord

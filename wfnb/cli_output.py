@@ -6,13 +6,9 @@ import json
 from typing import Any, Sequence
 
 import wfnb
-from wfnb.engine.errors import WfnbError
+from wfnb.engine.errors import UsageError
 
 EXIT_OK, EXIT_RUN_NOT_COMPLETED = 0, 1
-
-
-class UsageError(WfnbError):
-    """Bad command-line usage (exit 2)."""
 
 
 def parse_params(pairs: Sequence[str] | None) -> dict[str, str]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 
 import wfnb
-from wfnb.cli_output import EXIT_OK, UsageError, parse_params, as_json, fmt, table
+from wfnb.cli_output import EXIT_OK, parse_params, as_json, fmt, table
+from wfnb.engine.errors import UsageError
 
 
 def cmd_schedules(ws: wfnb.Workspace, args) -> int:

@@ -11,7 +11,7 @@ import pytest
 import wfnb
 from tests.conftest import cli_env, poll
 from wfnb import Param, Workflow
-from wfnb.engine.approvals import DecisionError
+from wfnb.engine.errors import DecisionError
 from wfnb.engine.records import utcnow
 
 

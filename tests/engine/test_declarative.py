@@ -8,7 +8,7 @@ import pytest
 
 import wfnb
 from wfnb.engine.declarative import load
-from wfnb.engine.editing import EditConflict
+from wfnb.engine.errors import EditConflict
 from wfnb.engine.errors import DeclarationError
 
 from ..conftest import DECLARED, LIB, TEAM_ROLES, poll

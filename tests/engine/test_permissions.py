@@ -8,7 +8,7 @@ import pytest
 
 import wfnb
 from tests.conftest import TEAM_ROLES, cli_env, poll
-from wfnb.engine.auth import PermissionDenied
+from wfnb.engine.errors import PermissionDenied
 
 ROLES = TEAM_ROLES
 

@@ -2,7 +2,7 @@
 import pytest
 
 import wfnb
-from wfnb.engine.testing import TestSessionError
+from wfnb.engine.errors import TestSessionError
 
 from ..conftest import TEAM_ROLES
 

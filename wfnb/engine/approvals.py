@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from .auth import PermissionDenied
-from .errors import NotFound, WfnbError
+from .errors import PermissionDenied
+from .errors import DecisionError, NotFound
 from .params import validate
 from .records import RunRecord, TaskRecord, dumps, loads, utcnow
 from .states import RUN_TERMINAL, RunStatus, TaskStatus
@@ -48,10 +48,6 @@ def _record_timeout(con, run_id: str, step: str, info: dict) -> dict:
     return record(con, run_id, step, kind, TIMEOUT_USER,
                   f"no decision by the deadline ({deadline:%Y-%m-%d %H:%M:%S} UTC)",
                   defaults if kind == "approve" else {})
-
-
-class DecisionError(WfnbError):
-    """A decision that cannot be taken: not waiting, already decided, several steps wait ..."""
 
 
 @dataclass

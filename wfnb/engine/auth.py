@@ -15,22 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .errors import ConfigError, WfnbError
+from .errors import ConfigError
 
 CAPABILITIES = ("LIST_WORKFLOWS", "RUN_WORKFLOW", "UPDATE_WORKFLOW", "VIEW_RUNS", "VIEW_DETAILS",
                 "CANCEL_RUN", "APPROVE", "ADMIN")
 # either one shows a run's fields (who started it, with what arguments): runs() and get_run()
 SEE_RUN_FIELDS = ("VIEW_RUNS", "VIEW_DETAILS")
 USER_PREFIX = "user:"  # in runners / approvers: "user:ana" is the user ana, "lead" the role
-
-
-class PermissionDenied(WfnbError):
-    """The current user lacks a capability (or is not among a workflow's or step's people)."""
-
-    def __init__(self, user: str, capability: str, detail: str = ""):
-        self.user, self.capability, self.detail = user, capability, detail
-        super().__init__(f"permission denied: user {user!r} may not {capability}"
-                         + (f" ({detail})" if detail else ""))
 
 
 def _line_of(text: str, section: str, key: str) -> str:

@@ -35,31 +35,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from .errors import ConfigError, InfrastructureError
+from .errors import (ClusterUnavailable, ConfigError, InfrastructureError, RemoteStepError,
+                     WorkerLost)
 from .executors import ThreadExecutor
 
 POLL = 0.05  # seconds between looks at the run's cancel flag while a step is on Dask
-
-
-class WorkerLost(InfrastructureError):
-    """The Dask worker running a step died, or the cluster could not be reached."""
-
-    retryable = True
-
-
-class ClusterUnavailable(InfrastructureError):
-    """The LocalCluster could not start its workers (trying again would not help)."""
-
-    retryable = False
-
-
-class RemoteStepError(Exception):
-    """A step that raised on a worker: its message and the worker's traceback."""
-
-    def __init__(self, message: str, tb: str, infrastructure: bool = False):
-        super().__init__(message)
-        self.message_override, self.step_traceback = message, tb
-        self.infrastructure = infrastructure
 
 
 class _Given:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import declarative
 from .declarative import EDITABLE
-from .errors import DeclarationError, NotFound, WfnbError
+from .errors import DeclarationError, EditConflict, NotFound, WfnbError
 from .model import Workflow
 from .params import Param, coerce
 from .records import utcnow
@@ -41,10 +41,6 @@ def _file_lock(path: Path):
         yield
     finally:
         os.close(fd)  # closing releases the lock
-
-
-class EditConflict(WfnbError):
-    """The file changed since the editor read it: reopen, then edit again."""
 
 
 class WorkflowEdits:

@@ -29,7 +29,8 @@ from .editing import WorkflowEdits
 from .approvals import Approvals, PendingApproval, decisions_for
 from .schedules import Schedule, Schedules
 from .testing import TestSession, test_run, test_step
-from .auth import Permissions, PermissionDenied
+from .auth import Permissions
+from .errors import PermissionDenied
 
 _executors: dict[tuple, Executor] = {}
 _adhoc: dict[str, Workflow] = {}   # workflows passed as objects, by name (this process)

@@ -1,4 +1,8 @@
-"""The exceptions wfnb raises: one small tree under ``WfnbError``."""
+"""Every exception wfnb defines, in one module; each is exported from ``wfnb``.
+
+One tree under ``WfnbError`` (what a user catches), plus the two that carry a failed step's own
+error and traceback between threads and processes (``NotebookFailed``, ``RemoteStepError``):
+those are the step's failure, not wfnb's, so they do not derive from ``WfnbError``."""
 from __future__ import annotations
 
 
@@ -71,3 +75,83 @@ class BrokenWorkflowError(WorkflowError, LoadError):
     def __init__(self, workflow: str, problems: list):
         self.problems = list(problems)
         super().__init__(workflow, "cannot be run: " + "; ".join(map(str, self.problems)))
+
+
+class CellError(WfnbError):
+    """The code raised inside the kernel; carries the kernel's traceback."""
+
+    def __init__(self, ename: str, evalue: str, traceback: list[str]):
+        self.ename, self.evalue, self.traceback = ename, evalue, traceback
+        super().__init__(f"{ename}: {evalue}")
+
+
+class Interrupted(WfnbError):
+    """The code was interrupted because the run was cancelled or the step timed out."""
+
+
+class KernelUnavailable(InfrastructureError):
+    """The kernel could not be started (no such kernel installed, it failed to start)."""
+
+
+class KernelDied(InfrastructureError):
+    """The kernel process died while running a step (infrastructure: the task ends in Error)."""
+
+
+class PermissionDenied(WfnbError):
+    """The current user lacks a capability (or is not among a workflow's or step's people)."""
+
+    def __init__(self, user: str, capability: str, detail: str = ""):
+        self.user, self.capability, self.detail = user, capability, detail
+        super().__init__(f"permission denied: user {user!r} may not {capability}"
+                         + (f" ({detail})" if detail else ""))
+
+
+class EditConflict(WfnbError):
+    """The file changed since the editor read it: reopen, then edit again."""
+
+
+class TestSessionError(WfnbError):
+    """A test step lacks an upstream value, or names a step the workflow does not have."""
+
+    __test__ = False  # not a pytest test class
+
+
+class DecisionError(WfnbError):
+    """A decision that cannot be taken: not waiting, already decided, several steps wait ..."""
+
+
+class ScheduleError(WfnbError):
+    """A schedule that cannot be made: bad cron, unknown time zone, unknown catch-up policy."""
+
+
+class ClusterUnavailable(InfrastructureError):
+    """The LocalCluster could not start its workers (trying again would not help)."""
+
+    retryable = False
+
+
+class WorkerLost(InfrastructureError):
+    """The Dask worker running a step died, or the cluster could not be reached."""
+
+    retryable = True
+
+
+class UsageError(WfnbError):
+    """Bad command-line usage (exit 2)."""
+
+
+class NotebookFailed(Exception):
+    """A notebook cell raised: names the cell and carries the kernel's traceback."""
+
+    def __init__(self, message: str, traceback: str):
+        super().__init__(message)
+        self.step_traceback = traceback
+
+
+class RemoteStepError(Exception):
+    """A step that raised on a worker: its message and the worker's traceback."""
+
+    def __init__(self, message: str, tb: str, infrastructure: bool = False):
+        super().__init__(message)
+        self.message_override, self.step_traceback = message, tb
+        self.infrastructure = infrastructure

@@ -21,27 +21,7 @@ import time
 from collections import deque
 
 from . import children
-from .errors import InfrastructureError, WfnbError
-
-
-class KernelDied(InfrastructureError):
-    """The kernel process died while running a step (infrastructure: the task ends in Error)."""
-
-
-class KernelUnavailable(InfrastructureError):
-    """The kernel could not be started (no such kernel installed, it failed to start)."""
-
-
-class Interrupted(WfnbError):
-    """The code was interrupted because the run was cancelled or the step timed out."""
-
-
-class CellError(WfnbError):
-    """The code raised inside the kernel; carries the kernel's traceback."""
-
-    def __init__(self, ename: str, evalue: str, traceback: list[str]):
-        self.ename, self.evalue, self.traceback = ename, evalue, traceback
-        super().__init__(f"{ename}: {evalue}")
+from .errors import CellError, Interrupted, KernelDied, KernelUnavailable
 
 
 _WARM_UP = "if 1:\n    __import__('sys').stdout.write(' '); __import__('sys').stdout.flush()"

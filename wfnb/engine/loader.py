@@ -19,7 +19,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import declarative
+from . import declarative, pysource
 from .declarative import SUFFIX, is_declared
 from .errors import DeclarationError, LoadError, WorkflowError
 from .model import Workflow
@@ -76,7 +76,7 @@ def _defined_in_source(file: Path) -> dict[str, int]:
     """The ``Workflow("name", ...)`` calls of a module's source, name -> line: what a module
     that cannot be imported would define (a guess; nothing when it does not parse)."""
     try:
-        tree = ast.parse(file.read_text(encoding="utf-8"))
+        tree = pysource.parse(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
         return {}
     found: dict[str, int] = {}

@@ -14,7 +14,6 @@ are the steps. Both run on kernels from :mod:`.kernels` (a warm pool when config
 """
 from __future__ import annotations
 
-import ast
 import json
 import logging
 import re
@@ -23,8 +22,9 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import WorkflowError
-from .kernels import CellError, KernelSession, strip_ansi
+from . import pysource
+from .errors import CellError, NotebookFailed, WorkflowError
+from .kernels import KernelSession, strip_ansi
 from .model import Step, Workflow
 from .params import Param, to_jsonable
 from .steps import STEP_KINDS, StepKind
@@ -40,14 +40,6 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
                            r"(Z|[+-]\d{2}:?\d{2})?$")
 log = logging.getLogger(__name__)
-
-
-class NotebookFailed(Exception):
-    """A notebook cell raised: names the cell and carries the kernel's traceback."""
-
-    def __init__(self, message: str, traceback: str):
-        super().__init__(message)
-        self.step_traceback = traceback
 
 
 # ---- reading notebooks -------------------------------------------------------------------
@@ -120,7 +112,7 @@ def scan(path: Path, workflow: str = "?", step: str | None = None) -> "Node | No
 
 def _infer(name: str, default_src: str, help_: str) -> Param:
     try:
-        value = ast.literal_eval(default_src)
+        value = pysource.literal_eval(default_src)
     except (ValueError, SyntaxError):
         return Param(name, type="str", description=help_)  # an expression: give it as text
     kind = {bool: "bool", int: "int", float: "float", list: "list", tuple: "list",

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from .errors import NotFound, WfnbError
+from .errors import NotFound, ScheduleError, WfnbError
 from .params import to_jsonable, validate
 from .records import dumps, loads, new_run_id, utcnow
 
@@ -27,10 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
 CATCHUP = ("none", "latest", "all")
 ON_TIME = dt.timedelta(seconds=60)  # catchup="none": an occurrence this late still fires
 MAX_CATCHUP = 100                   # catchup="all": at most this many missed occurrences
-
-
-class ScheduleError(WfnbError):
-    """A schedule that cannot be made: bad cron, unknown time zone, unknown catch-up policy."""
 
 
 @dataclass

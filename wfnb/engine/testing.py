@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .errors import WfnbError
+from .errors import TestSessionError
 from .model import Step, Workflow
 from .records import dumps, loads, utcnow
 from .results import decode_result
@@ -21,12 +21,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
 
 PARAMS = "Start"  # the session row holding the arguments of the last test
-
-
-class TestSessionError(WfnbError):
-    """A test step lacks an upstream value, or names a step the workflow does not have."""
-
-    __test__ = False  # not a pytest test class
 
 
 class TestSession:

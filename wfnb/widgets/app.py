@@ -7,7 +7,7 @@ import html
 
 import ipywidgets
 
-from ..engine.auth import PermissionDenied
+from ..engine.errors import PermissionDenied
 from ..engine.errors import WfnbError
 from .editor import Editor
 from .gallery import GalleryCards

@@ -11,7 +11,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..engine.editing import EditConflict
+from ..engine.errors import EditConflict
 from ..engine.errors import DeclarationError, ParamError, WfnbError
 from ..engine.model import Workflow
 from ..engine.params import to_jsonable

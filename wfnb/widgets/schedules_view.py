@@ -14,7 +14,8 @@ from croniter import croniter
 
 from ..engine.errors import ParamError, WfnbError
 from ..engine.records import utcnow
-from ..engine.schedules import CATCHUP, ScheduleError, next_after
+from ..engine.schedules import CATCHUP, next_after
+from ..engine.errors import ScheduleError
 from .assets import css, esm
 from .live import Live
 
