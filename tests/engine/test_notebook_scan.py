@@ -12,7 +12,7 @@ from papermill.inspection import _infer_parameters
 from papermill.translators import PythonTranslator
 
 import wfnb
-from wfnb.engine import notebooks
+from wfnb.engine import notebook_files, notebooks
 from tests.conftest import cli_env
 
 PARAMETER_CELLS = [
@@ -35,7 +35,7 @@ PARAMETER_CELLS = [
 def test_python_parameters_are_inspected_as_papermill_does(source):
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})
     expected = [(p.name, p.default, p.help) for p in PythonTranslator.inspect(cell)]
-    assert notebooks._python_parameters(source) == expected
+    assert notebook_files._python_parameters(source) == expected
 
 
 def write(path, cells, metadata=None, split=False, minor=5):
@@ -66,15 +66,15 @@ CELLS = [("markdown", "# Monthly report\nSome text", None),
 @pytest.mark.parametrize("split", [False, True])
 def test_scan_reads_what_nbformat_reads(tmp_path, split):
     path = write(tmp_path / "report.ipynb", CELLS, split=split)
-    plain, full = notebooks.scan(path), notebooks.read(path)
-    assert isinstance(plain, notebooks.Node)  # no nbformat on this path
+    plain, full = notebook_files.scan(path), notebook_files.read(path)
+    assert isinstance(plain, notebook_files.Node)  # no nbformat on this path
     assert plain.metadata == full.metadata
     assert [(c.cell_type, c.source, c.metadata.tags) for c in plain.cells] == \
         [(c.cell_type, c.source, c.metadata.tags) for c in full.cells]
-    assert [(p.name, p.type, p.default, p.description) for p in notebooks.parameters_of(plain)] \
-        == [(p.name, p.type, p.default, p.description) for p in notebooks.parameters_of(full)]
+    assert [(p.name, p.type, p.default, p.description) for p in notebook_files.parameters_of(plain)] \
+        == [(p.name, p.type, p.default, p.description) for p in notebook_files.parameters_of(full)]
     found = [(p.name, p.default, p.help) for p in _infer_parameters(full)]
-    assert notebooks._declared(plain) == found
+    assert notebook_files._declared(plain) == found
     assert [n for n, _, _ in found] == ["region", "months"]
     wf = notebooks.notebook_workflow(path)
     assert (wf.name, wf.title, list(wf.steps), wf.steps["total"].after) == \
@@ -84,12 +84,12 @@ def test_scan_reads_what_nbformat_reads(tmp_path, split):
 def test_notebooks_scan_cannot_take_go_to_nbformat_and_fail_alike(tmp_path):
     junk = tmp_path / "junk.ipynb"
     junk.write_text("{not json")
-    for fn in (notebooks.scan, notebooks.read):
+    for fn in (notebook_files.scan, notebook_files.read):
         with pytest.raises(wfnb.WorkflowError, match=r"junk.ipynb is not a valid notebook: "
                                                      r"Notebook does not appear to be JSON"):
             fn(junk, "junk")
     with pytest.raises(wfnb.WorkflowError, match=r"notebook .*gone.ipynb does not exist"):
-        notebooks.scan(tmp_path / "gone.ipynb", "gone")
+        notebook_files.scan(tmp_path / "gone.ipynb", "gone")
     # an nbformat 3 notebook: nbformat converts it, scan hands it over
     v3 = tmp_path / "old.ipynb"
     v3.write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {
@@ -97,35 +97,35 @@ def test_notebooks_scan_cannot_take_go_to_nbformat_and_fail_alike(tmp_path):
         "worksheets": [{"cells": [{"cell_type": "code", "input": "x = 1",
                                    "metadata": {"tags": ["parameters"]}, "outputs": [],
                                    "language": "python"}]}]}))
-    old = notebooks.scan(v3)
-    assert not isinstance(old, notebooks.Node)
-    assert [p.name for p in notebooks.parameters_of(old)] == ["x"]
+    old = notebook_files.scan(v3)
+    assert not isinstance(old, notebook_files.Node)
+    assert [p.name for p in notebook_files.parameters_of(old)] == ["x"]
     # a cell without tags, and one whose tags are not a list: nbformat's reading
     odd = write(tmp_path / "odd.ipynb", [("code", "x = 1", None)])
-    assert notebooks.scan(odd).cells[0].metadata.tags == []
+    assert notebook_files.scan(odd).cells[0].metadata.tags == []
     doc = json.loads(odd.read_text())
     doc["cells"][0]["metadata"]["tags"] = "parameters"
     odd.write_text(json.dumps(doc))
-    assert not isinstance(notebooks.scan(odd), notebooks.Node)
+    assert not isinstance(notebook_files.scan(odd), notebook_files.Node)
 
 
 def test_parameters_need_a_kernel_name_and_language_as_with_papermill(tmp_path):
     cells = [("code", "x = 1", ["parameters"])]
     nameless = write(tmp_path / "a.ipynb", cells, metadata={})
     with pytest.raises(ValueError, match="No kernel name found in notebook"):
-        notebooks.parameters_of(notebooks.scan(nameless))
+        notebook_files.parameters_of(notebook_files.scan(nameless))
     with pytest.raises(ValueError, match="No kernel name found in notebook"):
-        _infer_parameters(notebooks.read(nameless))
+        _infer_parameters(notebook_files.read(nameless))
     mute = write(tmp_path / "b.ipynb", cells, metadata={"kernelspec": {"name": "python3"}})
     with pytest.raises(ValueError, match="No language found in notebook"):
-        notebooks.parameters_of(notebooks.scan(mute))
+        notebook_files.parameters_of(notebook_files.scan(mute))
     # no parameters cell: no kernel needed
-    assert notebooks.parameters_of(notebooks.scan(
+    assert notebook_files.parameters_of(notebook_files.scan(
         write(tmp_path / "c.ipynb", [("code", "x = 1", [])], metadata={}))) == []
     # another language goes to papermill (which inspects only Python)
     r = write(tmp_path / "r.ipynb", cells, metadata={
         "kernelspec": {"name": "ir", "language": "R"}, "language_info": {"name": "R"}})
-    assert notebooks.parameters_of(notebooks.scan(r)) == []
+    assert notebook_files.parameters_of(notebook_files.scan(r)) == []
 
 
 def test_a_fresh_process_lists_notebook_workflows_without_nbformat_or_papermill(examples):

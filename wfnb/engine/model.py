@@ -261,7 +261,7 @@ class Workflow:
                                         f"of this workflow (steps: {', '.join(self.steps)})",
                                         step=step.name)
             if step.kind == "notebook":  # a missing or broken file is a load-time error
-                from .notebooks import scan
+                from .notebook_files import scan
                 scan(Path(step.options["path"]), self.name, step.name)
             if step.kind not in STEP_KINDS:
                 raise WorkflowError(self.name, f"kind {step.kind!r} is unknown (known: "

@@ -12,13 +12,13 @@ import traitlets
 
 from ..engine.errors import WfnbError
 from .live import Live
-from .run_dialog import decide, iso, since, waiting_approvals, with_approval_form
+from .run_dialog import DecidesApprovals, iso, since, waiting_approvals, with_approval_form
 
 HERE = Path(__file__).parent
 LOG_LIMIT = 20_000  # characters of a task's debug output sent to the browser
 
 
-class RunDetails(Live, anywidget.AnyWidget):
+class RunDetails(DecidesApprovals, Live, anywidget.AnyWidget):
     _esm, _css = with_approval_form("run_details")
     run = traitlets.Dict({}).tag(sync=True)
     tasks = traitlets.List([]).tag(sync=True)
@@ -77,15 +77,6 @@ class RunDetails(Live, anywidget.AnyWidget):
             self.message = ""
         except WfnbError as exc:
             self.message = str(exc)
-        self.refresh()
-
-    def decide(self, decision: str, step: str | None = None, comment: str | None = None,
-               inputs: dict | None = None) -> None:
-        """Approve or reject a waiting step; bad inputs come back at their fields."""
-        problem = decide(self._ws, self._run.id, decision, step, comment, inputs)
-        key = f"{self._run.id}:{step}"
-        self.decision_errors = {k: v for k, v in self.decision_errors.items() if k != key} | (
-            {key: problem} if problem else {})
         self.refresh()
 
     def _message(self, _widget, content: dict, _buffers) -> None:

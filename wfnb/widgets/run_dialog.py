@@ -110,7 +110,21 @@ def step_rows(ws, wf, run) -> list[dict]:
     return rows
 
 
-class RunDialog(Live, anywidget.AnyWidget):
+class DecidesApprovals:
+    """Approve / Reject from a view of one run (``_run``): a refused decision comes back in
+    ``decision_errors`` under ``"<run id>:<step>"``, at its fields."""
+
+    def decide(self, decision: str, step: str | None = None, comment: str | None = None,
+               inputs: dict | None = None) -> None:
+        """Approve or reject a waiting step; bad inputs come back at their fields."""
+        problem = decide(self._ws, self._run.id, decision, step, comment, inputs)
+        key = f"{self._run.id}:{step}"
+        self.decision_errors = {k: v for k, v in self.decision_errors.items() if k != key} | (
+            {key: problem} if problem else {})
+        self.refresh()
+
+
+class RunDialog(DecidesApprovals, Live, anywidget.AnyWidget):
     """Run a workflow: fill the form, Start Execution, watch it, decide its approvals. Given
     ``rerun_of`` (a run id), the form is that run's arguments and Start Execution reruns it
     (``ws.rerun``: a ``rerun`` run linked to its parent) with what was changed."""
@@ -172,14 +186,6 @@ class RunDialog(Live, anywidget.AnyWidget):
         self._relevant_runs = {self._run.id}
         self.refresh()
         return True
-
-    def decide(self, decision: str, step: str | None = None, comment: str | None = None,
-               inputs: dict | None = None) -> None:
-        problem = decide(self._ws, self._run.id, decision, step, comment, inputs)
-        key = f"{self._run.id}:{step}"
-        self.decision_errors = {k: v for k, v in self.decision_errors.items() if k != key} | (
-            {key: problem} if problem else {})
-        self.refresh()
 
     def _state(self) -> dict[str, Any]:
         run = self._run
