@@ -50,7 +50,7 @@ import time
 import duckdb
 
 import wfnb
-from wfnb.engine.records import RunRecord, new_run_id, utcnow
+from wfnb.engine.core.records import RunRecord, new_run_id, utcnow
 
 TARGET_MS = 50.0
 

@@ -111,7 +111,7 @@ def main() -> None:
                 if e.get("kind") in ("run", "task") and e.get("run_id") != calibration.id \
                         and e.get("ts") is not None:
                     latencies.append((now - e["ts"]).total_seconds())
-        from wfnb.engine.events import EventFeed
+        from wfnb.engine.store.events import EventFeed
         unsubscribe = EventFeed.for_store(ws.store).subscribe(seen)
 
         print(f"{args.processes} processes x {args.seconds:g} s on {root} ...", flush=True)

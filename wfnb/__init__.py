@@ -14,13 +14,13 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "open": "wfnb.workspace", "Workspace": "wfnb.workspace",
-    "Workflow": "wfnb.engine.model", "Step": "wfnb.engine.model",
-    "Param": "wfnb.engine.params", "Run": "wfnb.engine.run",
-    "TaskRecord": "wfnb.engine.records", "RunStatus": "wfnb.engine.states",
-    "TaskStatus": "wfnb.engine.states",
-    "WorkflowProblem": "wfnb.engine.loader",
+    "Workflow": "wfnb.engine.model.workflow", "Step": "wfnb.engine.model.workflow",
+    "Param": "wfnb.engine.core.params", "Run": "wfnb.engine.services.runs",
+    "TaskRecord": "wfnb.engine.core.records", "RunStatus": "wfnb.engine.core.states",
+    "TaskStatus": "wfnb.engine.core.states",
+    "WorkflowProblem": "wfnb.engine.model.loader",
     # every exception, from the one module that defines them all
-    **{name: "wfnb.engine.errors" for name in (
+    **{name: "wfnb.engine.core.errors" for name in (
         "WfnbError", "WorkflowError", "ParamError", "ConfigError", "NotFound", "StoreError",
         "SqlError", "StateError", "BrokenWorkflowError", "LoadError", "DeclarationError",
         "InfrastructureError", "PermissionDenied", "DecisionError", "EditConflict",
@@ -47,17 +47,18 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .engine.errors import (BrokenWorkflowError, CellError, ClusterUnavailable,
-                                ConfigError, DecisionError, DeclarationError, EditConflict,
-                                InfrastructureError, Interrupted, KernelDied,
-                                KernelUnavailable, LoadError, NotebookFailed, NotFound,
-                                ParamError, PermissionDenied, RemoteStepError, ScheduleError,
-                                SqlError, StateError, StoreError, TestSessionError,
-                                UsageError, WfnbError, WorkerLost, WorkflowError)
-    from .engine.loader import WorkflowProblem
-    from .engine.model import Step, Workflow
-    from .engine.params import Param
-    from .engine.records import TaskRecord
-    from .engine.run import Run
-    from .engine.states import RunStatus, TaskStatus
+    from .engine.core.errors import (BrokenWorkflowError, CellError, ClusterUnavailable,
+                                     ConfigError, DecisionError, DeclarationError, EditConflict,
+                                     InfrastructureError, Interrupted, KernelDied,
+                                     KernelUnavailable, LoadError, NotebookFailed, NotFound,
+                                     ParamError, PermissionDenied, RemoteStepError,
+                                     ScheduleError, SqlError, StateError, StoreError,
+                                     TestSessionError, UsageError, WfnbError, WorkerLost,
+                                     WorkflowError)
+    from .engine.model.loader import WorkflowProblem
+    from .engine.model.workflow import Step, Workflow
+    from .engine.core.params import Param
+    from .engine.core.records import TaskRecord
+    from .engine.services.runs import Run
+    from .engine.core.states import RunStatus, TaskStatus
     from .workspace import Workspace, open

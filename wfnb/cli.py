@@ -16,9 +16,9 @@ from typing import Any, Sequence
 
 import wfnb
 from wfnb.cli_output import parse_params, as_json, finish, fmt, follow, table, task_dict
-from wfnb.engine.errors import UsageError
-from wfnb.engine.arguments import rerun_arguments
-from wfnb.engine.errors import StoreError, WfnbError
+from wfnb.engine.core.errors import UsageError
+from wfnb.engine.services.arguments import rerun_arguments
+from wfnb.engine.core.errors import StoreError, WfnbError
 from wfnb.cli_schedules import cmd_scheduler, cmd_schedules
 from wfnb.lab import cmd_lab
 

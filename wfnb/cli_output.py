@@ -6,7 +6,7 @@ import json
 from typing import Any, Sequence
 
 import wfnb
-from wfnb.engine.errors import UsageError
+from wfnb.engine.core.errors import UsageError
 
 EXIT_OK, EXIT_RUN_NOT_COMPLETED = 0, 1
 

@@ -5,7 +5,7 @@ import time
 
 import wfnb
 from wfnb.cli_output import EXIT_OK, parse_params, as_json, fmt, table
-from wfnb.engine.errors import UsageError
+from wfnb.engine.core.errors import UsageError
 
 
 def cmd_schedules(ws: wfnb.Workspace, args) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .engine.engine import Engine
+from .engine.api import Engine
 
 
 class Workspace(Engine):
@@ -18,7 +18,7 @@ class Workspace(Engine):
     def _view(self, capability: str, what: str, build):
         """A view, or, for a user without ``capability``, one line saying so (no traceback):
         the refusal is still written to the audit trail."""
-        from .engine.errors import PermissionDenied
+        from .engine.core.errors import PermissionDenied
         from .widgets.app import denied
         try:
             self._require(capability, what)

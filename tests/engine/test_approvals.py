@@ -11,8 +11,8 @@ import pytest
 import wfnb
 from tests.conftest import cli_env, poll
 from wfnb import Param, Workflow
-from wfnb.engine.errors import DecisionError
-from wfnb.engine.records import utcnow
+from wfnb.engine.core.errors import DecisionError
+from wfnb.engine.core.records import utcnow
 
 
 def waiting(ws, run_id):
@@ -152,7 +152,7 @@ def test_two_processes_deciding_at_once_exactly_one_wins(ws):
     go = ws.root / "go"
     code = f"""
         import os, sys, time, wfnb
-        from wfnb.engine.approvals import DecisionError
+        from wfnb.engine.services.approvals import DecisionError
         ws = wfnb.open({str(ws.root)!r})
         while not os.path.exists({str(go)!r}):
             time.sleep(0.001)
@@ -198,7 +198,8 @@ def test_a_deadline_acts_when_no_process_was_alive_at_it(factory, on_timeout, st
     """)
     run_id = proc.communicate(timeout=60)[0].strip().splitlines()[-1]
     assert proc.returncode == 0
-    deadline = wfnb.engine.store.Store.for_path(root / ".wfnb" / "history.duckdb").query(
+    deadline = wfnb.engine.store.store.Store.for_path(
+        root / ".wfnb" / "history.duckdb").query(
         "select inputs->>'deadline' d from tasks where run_id = ? and step = 'ok'",
         [run_id])[0]["d"]
     poll(lambda: utcnow().isoformat() > deadline, timeout=5, what="the deadline to pass")
@@ -222,7 +223,7 @@ def test_pending_approvals_lists_what_waits(ws):
 def test_a_step_whose_decision_is_recorded_no_longer_waits_for_anyone(ws):
     """Another process recorded a decision and died before the run moved on: the step is
     decided, so no inbox offers it again (a second decision would be refused)."""
-    from wfnb.engine import approvals
+    from wfnb.engine.services import approvals
     run, other = start_waiting(ws), start_waiting(ws, employee="bo")
     ws.store.transact(lambda con: approvals.record(con, run.id, "sign_off", "approve", "lea",
                                                    "fine", {"cost_centre": "OPS"}))

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from wfnb import Param, Workflow
-from wfnb.engine import children
+from wfnb.engine.steps import children
 
 from ..conftest import cli_env, poll
 

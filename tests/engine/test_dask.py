@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import wfnb
-from wfnb.engine import engine as engine_module
+from wfnb.engine import api as engine_module
 
 from ..conftest import cli_env, poll
 from .test_children import gone
@@ -135,7 +135,7 @@ def test_steps_run_on_worker_processes_and_come_back_into_the_history(dws):
     assert f'File "{source}", line {line}, in broken\n    raise ValueError(f"no good' \
         in broken.traceback  # the real file and line, not <dynamic-code>
     # the workers never opened the history: wfnb's store is not even imported there
-    on_workers = dws.executor.client.run(lambda: "wfnb.engine.store" in sys.modules)
+    on_workers = dws.executor.client.run(lambda: "wfnb.engine.store.store" in sys.modules)
     assert on_workers and not any(on_workers.values())
     assert dws.sql("select count(*) n from tasks where run_id = ?", [run.id])["n"][0] == 4
 

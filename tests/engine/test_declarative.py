@@ -7,9 +7,9 @@ import textwrap
 import pytest
 
 import wfnb
-from wfnb.engine.declarative import load
-from wfnb.engine.errors import EditConflict
-from wfnb.engine.errors import DeclarationError
+from wfnb.engine.model.declarative import load
+from wfnb.engine.core.errors import EditConflict
+from wfnb.engine.core.errors import DeclarationError
 
 from ..conftest import DECLARED, LIB, TEAM_ROLES, poll
 
@@ -312,7 +312,7 @@ def test_two_processes_saving_the_same_version_at_once_never_both_win(declared, 
     go = factory.root / "go"
     script = textwrap.dedent(f'''
         import os, sys, time, wfnb
-        from wfnb.engine.editing import EditConflict
+        from wfnb.engine.services.edits import EditConflict
         ws = wfnb.open({str(factory.root)!r}, user="root")
         ws.store.release()
         open({str(factory.root)!r} + "/ready-" + sys.argv[1], "w").close()

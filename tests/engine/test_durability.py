@@ -320,7 +320,7 @@ def test_a_row_the_file_refuses_is_left_out_and_blocks_nothing_beside_it(factory
     """A task row whose id is already stored (two processes once drove one run) is refused
     by the file: it alone is left out, with a write_failed event, and the run row and events
     queued beside it, and every later write, are stored."""
-    from wfnb.engine.records import RunRecord, TaskRecord
+    from wfnb.engine.core.records import RunRecord, TaskRecord
 
     factory.module("quick", QUICK)
     ws = factory.open()

@@ -1,10 +1,10 @@
-"""Every exception wfnb defines lives in wfnb/engine/errors.py and can be caught as wfnb.X."""
+"""Every exception wfnb defines lives in wfnb/engine/core/errors.py and can be caught as wfnb.X."""
 import ast
 import inspect
 from pathlib import Path
 
 import wfnb
-from wfnb.engine import errors
+from wfnb.engine.core import errors
 
 PACKAGE = Path(wfnb.__file__).parent
 

@@ -13,9 +13,9 @@ import threading
 import duckdb
 import pytest
 
-from wfnb.engine.events import EventFeed
-from wfnb.engine.records import utcnow
-from wfnb.engine.store import Store
+from wfnb.engine.store.events import EventFeed
+from wfnb.engine.core.records import utcnow
+from wfnb.engine.store.store import Store
 from tests.conftest import cli_env, poll
 
 

@@ -12,7 +12,8 @@ from papermill.inspection import _infer_parameters
 from papermill.translators import PythonTranslator
 
 import wfnb
-from wfnb.engine import notebook_files, notebooks
+from wfnb.engine.model import notebook_files
+from wfnb.engine.steps import notebooks
 from tests.conftest import cli_env
 
 PARAMETER_CELLS = [

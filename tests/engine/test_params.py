@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import cli_env
 from wfnb import Param, ParamError, Workflow, WorkflowError
-from wfnb.engine.params import validate
+from wfnb.engine.core.params import validate
 
 PARAMS = [
     Param("date", type="date", required=True),

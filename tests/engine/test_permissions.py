@@ -8,7 +8,7 @@ import pytest
 
 import wfnb
 from tests.conftest import TEAM_ROLES, cli_env, poll
-from wfnb.engine.errors import PermissionDenied
+from wfnb.engine.core.errors import PermissionDenied
 
 ROLES = TEAM_ROLES
 
@@ -115,7 +115,7 @@ def test_a_workflow_can_narrow_who_may_run_and_approve_it(team, examples):
 
 def test_without_roles_the_local_user_may_do_everything(ws):
     assert ws.permissions.enabled is False
-    assert all(ws.can(c) for c in wfnb.engine.auth.CAPABILITIES)
+    assert all(ws.can(c) for c in wfnb.engine.core.auth.CAPABILITIES)
 
 
 @pytest.mark.parametrize("toml, message", [
@@ -151,7 +151,7 @@ def test_the_cli_prints_the_refusal_and_exits_2(team, examples):
 
 def test_the_current_user_comes_from_wfnb_user_then_jupyterhub_then_the_os(monkeypatch, ws):
     import getpass
-    from wfnb.engine.engine import current_user
+    from wfnb.engine.api import current_user
     monkeypatch.delenv("WFNB_USER", raising=False)
     monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
     assert current_user() == getpass.getuser()

@@ -8,8 +8,8 @@ import pytest
 
 import wfnb
 from tests.conftest import cli_env, poll
-from wfnb.engine.schedules import occurrences, to_fire
-from wfnb.engine.errors import ScheduleError
+from wfnb.engine.services.schedules import occurrences, to_fire
+from wfnb.engine.core.errors import ScheduleError
 
 T0 = dt.datetime(2026, 11, 23, 5, 0)  # naive UTC, a Monday
 

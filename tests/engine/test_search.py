@@ -39,7 +39,7 @@ def test_a_history_from_before_the_search_column_is_migrated(ws):
     con.execute("ALTER TABLE runs DROP COLUMN search")
     con.execute("DELETE FROM schema_version WHERE version = 7")
     con.close()
-    wfnb.engine.store.Store._instances.clear()  # as a new process would see it
+    wfnb.engine.store.store.Store._instances.clear()  # as a new process would see it
     again = wfnb.open(ws.root, user="tester")
     assert {r.id for r in again.search_runs(text="eu", limit=5)[0]} == {eu.id}
 

@@ -15,7 +15,7 @@ from tests.conftest import cli_env, poll
 HOLD = """
     import sys, time
     from pathlib import Path
-    from wfnb.engine.store import Store
+    from wfnb.engine.store.store import Store
     store = Store.for_path(sys.argv[1])
     with store.connect():
         Path(sys.argv[2]).touch()
@@ -24,7 +24,7 @@ HOLD = """
 """
 WRITE = """
     import sys
-    from wfnb.engine.store import Store
+    from wfnb.engine.store.store import Store
     store = Store.for_path(sys.argv[1])
     store.transact(lambda con: con.execute(
         "INSERT INTO events (ts, kind, actor) VALUES (now()::TIMESTAMP, 'note', 'waiter')"))

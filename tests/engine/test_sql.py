@@ -12,8 +12,8 @@ import pytest
 
 import wfnb
 from tests.conftest import EXAMPLES, PYTHON, TEAM_ROLES, cli_env
-from wfnb.engine import sqlguard
-from wfnb.engine.errors import ConfigError
+from wfnb.engine.store import sqlguard
+from wfnb.engine.core.errors import ConfigError
 
 
 # the team's roles, and vic, who may only VIEW_RUNS

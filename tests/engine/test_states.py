@@ -1,8 +1,8 @@
 import pytest
 
-from wfnb.engine.errors import StateError
-from wfnb.engine.states import (RUN_TERMINAL, RUN_TRANSITIONS, TASK_TERMINAL, RunStatus,
-                                TaskStatus, check_run, check_task)
+from wfnb.engine.core.errors import StateError
+from wfnb.engine.core.states import (RUN_TERMINAL, RUN_TRANSITIONS, TASK_TERMINAL, RunStatus,
+                                     TaskStatus, check_run, check_task)
 
 
 def test_run_statuses_are_the_words_users_see():

@@ -3,7 +3,7 @@ import duckdb
 import pytest
 
 import wfnb
-from wfnb.engine.schema import SCHEMA_VERSION
+from wfnb.engine.store.schema import SCHEMA_VERSION
 
 
 def test_a_new_workspace_gets_the_config_and_a_versioned_history(tmp_path):
@@ -22,7 +22,7 @@ def test_a_history_from_a_newer_wfnb_is_refused_and_left_alone(tmp_path):
     con = duckdb.connect(str(path))
     con.execute("insert into schema_version values (?, now())", [SCHEMA_VERSION + 1])
     con.close()
-    wfnb.engine.store.Store._instances.clear()  # as a new process would see it
+    wfnb.engine.store.store.Store._instances.clear()  # as a new process would see it
     with pytest.raises(wfnb.StoreError, match=f"schema version {SCHEMA_VERSION + 1}, newer "
                                               "than this wfnb knows"):
         wfnb.open(tmp_path / "ws")
@@ -64,7 +64,7 @@ def test_a_malformed_config_names_the_file_and_the_problem(tmp_path, toml, messa
 def test_an_ended_run_is_never_moved_back_by_a_late_writer(ws):
     """Another process marked the run Error (its owner looked lost); the owner's later
     writes must not resurrect it, but late log lines of the same status still land."""
-    from wfnb.engine.liveness import end_run
+    from wfnb.engine.execution.liveness import end_run
     run = ws.start("slow_etl", seconds=600)
     ws.store.flush()
     from tests.conftest import poll

@@ -9,7 +9,7 @@ import pytest
 
 import wfnb
 from tests.conftest import cli_env, poll
-from wfnb.engine.approvals import PendingApproval
+from wfnb.engine.services.approvals import PendingApproval
 
 pytestmark = pytest.mark.slow
 

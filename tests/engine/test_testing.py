@@ -2,7 +2,7 @@
 import pytest
 
 import wfnb
-from wfnb.engine.errors import TestSessionError
+from wfnb.engine.core.errors import TestSessionError
 
 from ..conftest import TEAM_ROLES
 
@@ -49,8 +49,8 @@ def test_a_missing_upstream_value_is_named_and_clear_empties_the_session(ws):
 
 def test_the_session_survives_a_restart_and_is_per_user(ws, monkeypatch):
     ws.test("daily_sales", date="2026-11-23")
-    wfnb.engine.store.Store._instances.clear() if hasattr(
-        wfnb.engine.store.Store, "_instances") else None
+    wfnb.engine.store.store.Store._instances.clear() if hasattr(
+        wfnb.engine.store.store.Store, "_instances") else None
     again = wfnb.open(ws.root)  # as a new kernel would
     assert again.test_session("daily_sales").show()["eu"] == 60
     other = wfnb.open(ws.root, user="someone-else")

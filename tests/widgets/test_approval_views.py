@@ -8,7 +8,7 @@ import pytest
 
 import wfnb
 from tests.conftest import TEAM_ROLES, cli_env, poll
-from wfnb.engine.errors import PermissionDenied
+from wfnb.engine.core.errors import PermissionDenied
 from wfnb.widgets.app import Gallery, denied_line
 from wfnb.widgets.inbox import Inbox
 from wfnb.widgets.run_details import RunDetails

@@ -7,8 +7,8 @@ import html
 
 import ipywidgets
 
-from ..engine.errors import PermissionDenied
-from ..engine.errors import WfnbError
+from ..engine.core.errors import PermissionDenied
+from ..engine.core.errors import WfnbError
 from .editor import Editor
 from .gallery import GalleryCards
 from .inbox import Inbox

@@ -11,11 +11,11 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..engine.errors import EditConflict
-from ..engine.errors import DeclarationError, ParamError, WfnbError
-from ..engine.model import Workflow
-from ..engine.params import to_jsonable
-from ..engine.testing import PARAMS, TestSession, start_test, start_test_step
+from ..engine.core.errors import EditConflict
+from ..engine.core.errors import DeclarationError, ParamError, WfnbError
+from ..engine.model.workflow import Workflow
+from ..engine.core.params import to_jsonable
+from ..engine.services.testbench import PARAMS, TestSession, start_test, start_test_step
 from .live import Live
 from .run_dialog import decide, summary, waiting_approvals, with_approval_form
 

@@ -18,9 +18,9 @@ import threading
 import weakref
 from typing import Any
 
-from ..engine.events import EventFeed
-from ..engine.liveness import VIEW_CHECK_EVERY
-from ..engine.states import RUN_ACTIVE
+from ..engine.store.events import EventFeed
+from ..engine.execution.liveness import VIEW_CHECK_EVERY
+from ..engine.core.states import RUN_ACTIVE
 
 RETRY_FIRST, RETRY_MAX = 0.2, 5.0  # a failed repaint is tried again after 0.2, 0.4 ... 5 s
 MAX_RATE = 10.0  # repaints per second, at most

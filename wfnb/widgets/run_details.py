@@ -10,7 +10,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..engine.errors import WfnbError
+from ..engine.core.errors import WfnbError
 from .live import Live
 from .run_dialog import DecidesApprovals, iso, since, waiting_approvals, with_approval_form
 

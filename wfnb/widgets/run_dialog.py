@@ -13,8 +13,8 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..engine.errors import ParamError, WfnbError
-from ..engine.states import TASK_TERMINAL
+from ..engine.core.errors import ParamError, WfnbError
+from ..engine.core.states import TASK_TERMINAL
 from .assets import css, esm
 from .live import Live
 

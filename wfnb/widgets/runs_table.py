@@ -9,7 +9,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..engine.states import RUN_TERMINAL, RunStatus
+from ..engine.core.states import RUN_TERMINAL, RunStatus
 from .assets import css, esm
 from .live import Live
 

@@ -12,10 +12,10 @@ import anywidget
 import traitlets
 from croniter import croniter
 
-from ..engine.errors import ParamError, WfnbError
-from ..engine.records import utcnow
-from ..engine.schedules import CATCHUP, next_after
-from ..engine.errors import ScheduleError
+from ..engine.core.errors import ParamError, WfnbError
+from ..engine.core.records import utcnow
+from ..engine.services.schedules import CATCHUP, next_after
+from ..engine.core.errors import ScheduleError
 from .assets import css, esm
 from .live import Live
 

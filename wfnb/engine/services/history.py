@@ -10,12 +10,12 @@ from typing import Any, NoReturn
 import duckdb
 import pandas as pd
 
-from . import sqlguard
-from .errors import NotFound, SqlError, WfnbError
-from .records import RunRecord, TaskRecord
-from .run import Run
-from .states import RunStatus
-from .store import rows_of
+from ..store import sqlguard
+from ..core.errors import NotFound, SqlError, WfnbError
+from ..core.records import RunRecord, TaskRecord
+from .runs import Run
+from ..core.states import RunStatus
+from ..store.store import rows_of
 
 NEWEST_FIRST = "ORDER BY created_at DESC, id DESC"
 

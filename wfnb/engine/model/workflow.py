@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .errors import WorkflowError
-from .params import Param
+from ..core.errors import WorkflowError
+from ..core.params import Param
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -250,8 +250,8 @@ class Workflow:
         return self
 
     def _validate(self) -> None:
-        from . import notebooks  # noqa: F401 - registers the notebook and cell step kinds
-        from .steps import STEP_KINDS  # steps.py builds on this module
+        from ..steps import notebooks  # noqa: F401 - registers the notebook and cell step kinds
+        from ..steps.kinds import STEP_KINDS  # steps.py builds on this module
         if not self.steps:
             raise WorkflowError(self.name, "the workflow has no steps")
         for step in self.steps.values():

@@ -18,17 +18,17 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from .capture import Sink, capture
-from .context import RunContext
-from .model import Workflow
+from ..steps.capture import Sink, capture
+from ..core.context import RunContext
+from ..model.workflow import Workflow
 from .parking import ApprovalParking
-from .errors import InfrastructureError, StoreError
-from .records import RunRecord, TaskRecord, utcnow
-from .results import Inputs, decode_result, encode_result
-from .states import RunStatus as R, TaskStatus as T, check_run, check_task, TASK_TERMINAL
+from ..core.errors import InfrastructureError, StoreError
+from ..core.records import RunRecord, TaskRecord, utcnow
+from ..steps.results import Inputs, decode_result, encode_result
+from ..core.states import RunStatus as R, TaskStatus as T, check_run, check_task, TASK_TERMINAL
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Engine
+    from ..api import Engine
 
 
 class RunDriver(ApprovalParking):
@@ -67,7 +67,7 @@ class RunDriver(ApprovalParking):
     def resume(cls, engine: "Engine", workflow: Workflow, record: RunRecord,
                tasks: list[TaskRecord]) -> "RunDriver":
         """A driver for a stored run that waits for approval, rebuilt from the history."""
-        from .params import validate
+        from ..core.params import validate
         driver = cls(engine, workflow, record, validate(workflow.name, workflow.params,
                                                         record.params), tasks)
         driver.taken_on = True

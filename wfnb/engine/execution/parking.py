@@ -1,14 +1,14 @@
 """How a run driver parks approval steps, applies decisions, and gives a waiting run up.
 
-Mixed into :class:`~wfnb.engine.runner.RunDriver` (it uses the driver's status setters and
+Mixed into :class:`~wfnb.engine.execution.runner.RunDriver` (it uses the driver's status setters and
 state); kept apart because it is the one part of driving a run that deals with people.
 """
 from __future__ import annotations
 
 import datetime as dt
 
-from .records import utcnow
-from .states import RunStatus as R, TaskStatus as T
+from ..core.records import utcnow
+from ..core.states import RunStatus as R, TaskStatus as T
 
 
 class ApprovalParking:

@@ -35,8 +35,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from .errors import (ClusterUnavailable, ConfigError, InfrastructureError, RemoteStepError,
-                     WorkerLost)
+from ..core.errors import (ClusterUnavailable, ConfigError, InfrastructureError, RemoteStepError,
+                           WorkerLost)
 from .executors import ThreadExecutor
 
 POLL = 0.05  # seconds between looks at the run's cancel flag while a step is on Dask
@@ -283,9 +283,9 @@ def _remote(payload: bytes, key: str):
     import cloudpickle
     from distributed import Event, get_client
 
-    from . import capture, notebooks  # noqa: F401 - registers the notebook step kinds
-    from .context import RunContext
-    from .steps import STEP_KINDS
+    from ..steps import capture, notebooks  # noqa: F401 - registers the notebook step kinds
+    from ..core.context import RunContext
+    from ..steps.kinds import STEP_KINDS
 
     try:
         step, values, info = cloudpickle.loads(payload)

@@ -21,7 +21,7 @@ import time
 from collections import deque
 
 from . import children
-from .errors import CellError, Interrupted, KernelDied, KernelUnavailable
+from ..core.errors import CellError, Interrupted, KernelDied, KernelUnavailable
 
 
 _WARM_UP = "if 1:\n    __import__('sys').stdout.write(' '); __import__('sys').stdout.flush()"

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import pysource
-from .errors import WorkflowError
-from .params import Param
+from ..core import pysource
+from ..core.errors import WorkflowError
+from ..core.params import Param
 
 if TYPE_CHECKING:  # pragma: no cover
     from nbformat import NotebookNode

@@ -18,15 +18,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import declarative
-from .declarative import EDITABLE
-from .errors import DeclarationError, EditConflict, NotFound, WfnbError
-from .model import Workflow
-from .params import Param, coerce
-from .records import utcnow
+from ..model import declarative
+from ..model.declarative import EDITABLE
+from ..core.errors import DeclarationError, EditConflict, NotFound, WfnbError
+from ..model.workflow import Workflow
+from ..core.params import Param, coerce
+from ..core.records import utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Engine
+    from ..api import Engine
 
 _save_lock = threading.Lock()
 _remembered: set[tuple[str, str, str]] = set()   # (history, workflow, version) stored
@@ -44,7 +44,7 @@ def _file_lock(path: Path):
 
 
 class WorkflowEdits:
-    """Mixin of :class:`~wfnb.engine.engine.Engine`: versions, checks and saves."""
+    """Mixin of :class:`~wfnb.engine.api.Engine`: versions, checks and saves."""
 
     def editable(self: "Engine", workflow: str | Workflow) -> bool:
         """Whether this user may edit ``workflow`` here (declared in a file, UPDATE_WORKFLOW)."""

@@ -17,17 +17,17 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import CellError, NotebookFailed, WorkflowError
+from ..core.errors import CellError, NotebookFailed, WorkflowError
 from .kernels import KernelSession, strip_ansi
-from .notebook_files import parameters_of, read, scan
-from .model import Step, Workflow
-from .params import to_jsonable
-from .steps import STEP_KINDS, StepKind
+from ..model.notebook_files import parameters_of, read, scan
+from ..model.workflow import Step, Workflow
+from ..core.params import to_jsonable
+from .kinds import STEP_KINDS, StepKind
 
 if TYPE_CHECKING:  # pragma: no cover
 
-    from .context import RunContext
-    from .runner import Inputs
+    from ..core.context import RunContext
+    from ..execution.runner import Inputs
 
 MIME = "application/vnd.wfnb.output+json"
 

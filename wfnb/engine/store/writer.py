@@ -19,8 +19,8 @@ from typing import Any, Callable, Sequence
 import duckdb
 import pandas as pd
 
-from .records import RunRecord, TaskRecord, clean_row, dumps, utcnow
-from .states import RUN_TERMINAL, TASK_TERMINAL
+from ..core.records import RunRecord, TaskRecord, clean_row, dumps, utcnow
+from ..core.states import RUN_TERMINAL, TASK_TERMINAL
 
 
 def rows_of(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -9,8 +9,8 @@ from typing import Any, Callable
 
 # imported before the engine registers its exit handler: exit handlers run last-registered
 # first, so at exit the runs are ended (as Error) before the processes their steps started
-from . import children  # noqa: F401
-from .errors import ConfigError
+from ..steps import children  # noqa: F401
+from ..core.errors import ConfigError
 
 
 class Executor:
@@ -23,7 +23,7 @@ class Executor:
 
     def run_step(self, step, ctx, inputs) -> Any:
         """Execute one step's body (called on a thread ``submit`` started); here, in place."""
-        from .steps import STEP_KINDS
+        from ..steps.kinds import STEP_KINDS
         return STEP_KINDS[step.kind].execute(step, ctx, inputs)
 
     def shutdown(self) -> None:

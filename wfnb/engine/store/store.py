@@ -21,8 +21,8 @@ from typing import Any, Callable
 import duckdb
 import pandas as pd
 
-from .errors import StoreError
-from .records import RunRecord, TaskRecord, utcnow
+from ..core.errors import StoreError
+from ..core.records import RunRecord, TaskRecord, utcnow
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .sharedfile import SharedFile
 from .writer import BatchWriter, _Batch, rollback, rows_of

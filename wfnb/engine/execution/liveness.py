@@ -37,13 +37,13 @@ from typing import TYPE_CHECKING, Callable
 
 import duckdb
 
-from .records import owner_identity, utcnow
-from .states import RUN_TERMINAL, TASK_ACTIVE, RunStatus, TaskStatus, check_run, check_task
-from .approvals import decisions_for
-from .store import PerStore, Store, rows_of
+from ..core.records import owner_identity, utcnow
+from ..core.states import RUN_TERMINAL, TASK_ACTIVE, RunStatus, TaskStatus, check_run, check_task
+from ..services.approvals import decisions_for
+from ..store.store import PerStore, Store, rows_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Engine
+    from ..api import Engine
     from .runner import RunDriver
 
 STALE_AFTER = 8.0     # seconds without a heartbeat before a remote owner counts as gone

@@ -33,10 +33,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .errors import DeclarationError, WorkflowError
+from ..core.errors import DeclarationError, WorkflowError
 from .imports import resolve
-from .model import Step, Workflow, parse_duration
-from .params import Param
+from .workflow import Step, Workflow, parse_duration
+from ..core.params import Param
 
 SUFFIX = ".wfnb.toml"
 TOP_KEYS = {"workflow", "params", "steps"}

@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .children import ended_on
-from .context import RunContext
-from .model import Step
+from ..core.context import RunContext
+from ..model.workflow import Step
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runner import Inputs
+    from ..execution.runner import Inputs
 
 
 class StepKind:

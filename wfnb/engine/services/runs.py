@@ -4,14 +4,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from .errors import StoreError, WfnbError
-from .records import RunRecord, TaskRecord
-from .results import decode_result
-from .states import RUN_TERMINAL
+from ..core.errors import StoreError, WfnbError
+from ..core.records import RunRecord, TaskRecord
+from ..steps.results import decode_result
+from ..core.states import RUN_TERMINAL
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Engine
-    from .runner import RunDriver
+    from ..api import Engine
+    from ..execution.runner import RunDriver
 
 
 class Run:

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .capture import STEP_LOGGER
+from ..steps.capture import STEP_LOGGER
 
 
 class RunContext:

@@ -19,10 +19,11 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import declarative, pysource
+from . import declarative
+from ..core import pysource
 from .declarative import SUFFIX, is_declared
-from .errors import DeclarationError, LoadError, WorkflowError
-from .model import Workflow
+from ..core.errors import DeclarationError, LoadError, WorkflowError
+from .workflow import Workflow
 
 __all__ = ["LoadError", "Loader", "WorkflowProblem", "module_name"]
 
@@ -143,7 +144,7 @@ class _File:
             self._validated(wf)  # already valid: this notes its notebooks
 
     def _notebook(self) -> None:
-        from .notebooks import notebook_workflow
+        from ..steps.notebooks import notebook_workflow
         try:
             wf = notebook_workflow(self.file)
         except WorkflowError as exc:  # unreadable, or its tags make no valid workflow

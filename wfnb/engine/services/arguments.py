@@ -11,10 +11,10 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-from .params import Param
+from ..core.params import Param
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Engine
+    from ..api import Engine
 
 _DECODE = {"date": dt.date.fromisoformat, "datetime": dt.datetime.fromisoformat}
 

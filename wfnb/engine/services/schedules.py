@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from .errors import NotFound, ScheduleError, WfnbError
-from .params import to_jsonable, validate
-from .records import dumps, loads, new_run_id, utcnow
+from ..core.errors import NotFound, ScheduleError, WfnbError
+from ..core.params import to_jsonable, validate
+from ..core.records import dumps, loads, new_run_id, utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Engine
-    from .run import Run
+    from ..api import Engine
+    from .runs import Run
 
 CATCHUP = ("none", "latest", "all")
 ON_TIME = dt.timedelta(seconds=60)  # catchup="none": an occurrence this late still fires
@@ -179,7 +179,7 @@ class Schedules:
         me = self.engine.liveness.owner_id
 
         def take(con) -> list[tuple[Schedule, dt.datetime, str]]:
-            from .store import rows_of
+            from ..store.store import rows_of
             claimed = []
             for row in rows_of(con.execute(
                     "SELECT * FROM schedules WHERE NOT paused AND next_fire <= ?", [now])):

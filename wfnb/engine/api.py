@@ -11,26 +11,27 @@ from typing import Any
 
 import duckdb
 
-from . import capture, config
-from .errors import BrokenWorkflowError, ConfigError, NotFound, WfnbError
-from .executors import Executor, make_executor
-from .liveness import Liveness, end_run
-from .loader import Loader, WorkflowProblem
-from .arguments import rerun_arguments
-from .model import Workflow
-from .params import to_jsonable, validate
-from .records import RunRecord, clean_text, new_run_id, utcnow
-from .run import Run
-from .runner import RunDriver
-from .states import RUN_TERMINAL, RunStatus
-from .store import Store
-from .history import HistoryReads
-from .editing import WorkflowEdits
-from .approvals import Approvals, PendingApproval, decisions_for
-from .schedules import Schedule, Schedules
-from .testing import TestSession, test_run, test_step
-from .auth import Permissions
-from .errors import PermissionDenied
+from .steps import capture
+from .core import config
+from .core.errors import BrokenWorkflowError, ConfigError, NotFound, WfnbError
+from .execution.executors import Executor, make_executor
+from .execution.liveness import Liveness, end_run
+from .model.loader import Loader, WorkflowProblem
+from .services.arguments import rerun_arguments
+from .model.workflow import Workflow
+from .core.params import to_jsonable, validate
+from .core.records import RunRecord, clean_text, new_run_id, utcnow
+from .services.runs import Run
+from .execution.runner import RunDriver
+from .core.states import RUN_TERMINAL, RunStatus
+from .store.store import Store
+from .services.history import HistoryReads
+from .services.edits import WorkflowEdits
+from .services.approvals import Approvals, PendingApproval, decisions_for
+from .services.schedules import Schedule, Schedules
+from .services.testbench import TestSession, test_run, test_step
+from .core.auth import Permissions
+from .core.errors import PermissionDenied
 
 _executors: dict[tuple, Executor] = {}
 _adhoc: dict[str, Workflow] = {}   # workflows passed as objects, by name (this process)
@@ -98,7 +99,7 @@ class Engine(HistoryReads, WorkflowEdits):
     def kernel_pool(self):
         """The process's warm kernel pool for notebook steps (None when pool_size = 0)."""
         if self._kernel_pool is None and self.config.kernel_pool > 0:
-            from .kernels import pool
+            from .steps.kernels import pool
             self._kernel_pool = pool(self.config.kernel_pool)
         return self._kernel_pool
 

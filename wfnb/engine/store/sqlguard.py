@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import SqlError
+from ..core.errors import SqlError
 
 #: query nodes that only read (INSERT_/UPDATE_/DELETE_/COPY_QUERY_NODE can sit in a WITH)
 READING_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE",

@@ -7,7 +7,7 @@ import pickle
 from pathlib import Path
 from typing import Any, Callable
 
-from .model import Workflow
+from ..model.workflow import Workflow
 
 
 class Inputs:

@@ -26,7 +26,7 @@ DuckDB lets one read-write process hold a file at a time. So:
 * a process that commits events rings ``<history>.changed``: it writes 8 random bytes in
   its slot of the file (one of 64, by process id), so views in other processes learn of a
   commit by reading 512 bytes every few ms, not by taking the file from its writer to ask
-  (:class:`~wfnb.engine.events.EventFeed`); a process's own rings are not news to it;
+  (:class:`~wfnb.engine.store.events.EventFeed`); a process's own rings are not news to it;
 * at interpreter exit the file is closed by the main thread (:meth:`close_file`, from an
   ``atexit`` hook), and no other thread may open it afterwards: a daemon thread caught inside
   DuckDB while the interpreter finalizes is unwound by ``pthread_exit``, which aborts the
@@ -46,7 +46,7 @@ from typing import Iterator
 
 import duckdb
 
-from .errors import StoreError
+from ..core.errors import StoreError
 
 
 def _alive(pid: int) -> bool:

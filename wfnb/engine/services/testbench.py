@@ -11,14 +11,14 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .errors import TestSessionError
-from .model import Step, Workflow
-from .records import dumps, loads, utcnow
-from .results import decode_result
+from ..core.errors import TestSessionError
+from ..model.workflow import Step, Workflow
+from ..core.records import dumps, loads, utcnow
+from ..steps.results import decode_result
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Engine
-    from .run import Run
+    from ..api import Engine
+    from .runs import Run
 
 PARAMS = "Start"  # the session row holding the arguments of the last test
 

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from .errors import PermissionDenied
-from .errors import DecisionError, NotFound
-from .params import validate
-from .records import RunRecord, TaskRecord, dumps, loads, utcnow
-from .states import RUN_TERMINAL, RunStatus, TaskStatus
+from ..core.errors import PermissionDenied
+from ..core.errors import DecisionError, NotFound
+from ..core.params import validate
+from ..core.records import RunRecord, TaskRecord, dumps, loads, utcnow
+from ..core.states import RUN_TERMINAL, RunStatus, TaskStatus
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Engine
+    from ..api import Engine
 
 WAITING = TaskStatus.WAITING.value
 DECISIONS = {"approve": "approved", "reject": "rejected", "fail": "failed"}
