@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.conftest import TEAM_ROLES, cli_env, poll
+from tests.helpers import TEAM_ROLES, cli_env, poll
 from wfnb.cli import main
 
 

@@ -26,7 +26,7 @@ _EXPORTS = {
         "InfrastructureError", "PermissionDenied", "DecisionError", "EditConflict",
         "ScheduleError", "TestSessionError", "CellError", "Interrupted", "KernelDied",
         "KernelUnavailable", "WorkerLost", "ClusterUnavailable", "UsageError",
-        "NotebookFailed", "RemoteStepError")},
+        "StepFailed", "NotebookFailed", "RemoteStepError")},
 }
 
 __all__ = ["output", "__version__", *_EXPORTS]
@@ -52,9 +52,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
                                      InfrastructureError, Interrupted, KernelDied,
                                      KernelUnavailable, LoadError, NotebookFailed, NotFound,
                                      ParamError, PermissionDenied, RemoteStepError,
-                                     ScheduleError, SqlError, StateError, StoreError,
-                                     TestSessionError, UsageError, WfnbError, WorkerLost,
-                                     WorkflowError)
+                                     ScheduleError, SqlError, StateError, StepFailed,
+                                     StoreError, TestSessionError, UsageError, WfnbError,
+                                     WorkerLost, WorkflowError)
     from .engine.model.loader import WorkflowProblem
     from .engine.model.workflow import Step, Workflow
     from .engine.core.params import Param

@@ -15,24 +15,21 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import wfnb
-from wfnb.cli_output import parse_params, as_json, finish, fmt, follow, table, task_dict
-from wfnb.engine.core.errors import UsageError
-from wfnb.engine.services.arguments import rerun_arguments
-from wfnb.engine.core.errors import StoreError, WfnbError
+from wfnb.cli_output import (EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_NOT_COMPLETED, as_json, finish,
+                             fmt, follow, parse_params, table, task_dict)
 from wfnb.cli_schedules import cmd_scheduler, cmd_schedules
+from wfnb.engine.core.errors import StoreError, UsageError, WfnbError
+from wfnb.engine.core.states import RunStatus
 from wfnb.lab import cmd_lab
 
-EXIT_OK, EXIT_RUN_NOT_COMPLETED, EXIT_BAD_INPUT = 0, 1, 2
 
-
-# ---- output helpers ------------------------------------------------------------------------
 # ---- commands ------------------------------------------------------------------------------
 def _start_detached(ws: wfnb.Workspace, args, name: str, given: dict[str, str],
                     parent: str | None) -> int:
     """--no-wait: the run goes on in its own process, which owns it until it ends. The child
     gets the -p text as given; a rerun's child reads its parent's arguments from the history
     itself (--rerun-of), so they never pass through text (nor show on a command line)."""
-    params = rerun_arguments(ws, parent, given)[1] if parent else given
+    params = ws.rerun_arguments(parent, given)[1] if parent else given
     ws.validate(name, **params)  # exit 2 before anything starts
     run_id = ws.new_run_id()
     logs = ws.root / ".wfnb" / "logs"
@@ -106,7 +103,8 @@ def _decision(ws: wfnb.Workspace, args, kind: str) -> int:
     say("carrying the run on in this process until it ends or waits again")
     follow(ws, run, quiet=args.json or not ws.can("VIEW_DETAILS"))
     code = finish(ws, run, args)
-    return EXIT_OK if run.status in ("Completed", "Waiting for Approval", "Rejected") else code
+    settled = (RunStatus.COMPLETED.value, RunStatus.WAITING.value, RunStatus.REJECTED.value)
+    return EXIT_OK if run.status in settled else code
 
 
 def cmd_approve(ws: wfnb.Workspace, args) -> int:
@@ -134,21 +132,13 @@ def cmd_approvals(ws: wfnb.Workspace, args) -> int:
 
 def cmd_resume(ws: wfnb.Workspace, args) -> int:
     """The background process that carries on a run woken by a deadline or a decision."""
-    def claim(con) -> bool:
-        taken = bool(con.execute(
-            "UPDATE runs SET owner_id = ? WHERE id = ? AND owner_id IS NULL "
-            "AND status = 'Waiting for Approval' RETURNING id",
-            [ws.liveness.owner_id, args.run_id]).fetchall())
-        if taken:
-            ws.liveness.beat(con)
-        return taken
     if args.run_id in ws.liveness.live:  # opening the workspace already claimed it
         run = ws.get_run(args.run_id)
-    elif ws.store.transact(claim):
-        run = ws._resume(args.run_id)
     else:
-        print(f"run {args.run_id} is carried on elsewhere (or has ended)")
-        return EXIT_OK
+        run = ws.take_on(args.run_id)
+        if run is None:
+            print(f"run {args.run_id} is carried on elsewhere (or has ended)")
+            return EXIT_OK
     follow(ws, run, quiet=True)
     return finish(ws, run, args)
 
@@ -156,7 +146,7 @@ def cmd_resume(ws: wfnb.Workspace, args) -> int:
 def cmd_execute(ws: wfnb.Workspace, args) -> int:
     params = parse_params(args.param)
     if args.rerun_of:  # the parent's stored arguments, as the values they were, then -p
-        params = rerun_arguments(ws, args.rerun_of, params)[1]
+        params = ws.rerun_arguments(args.rerun_of, params)[1]
     run = ws.submit(args.workflow, params, trigger=args.trigger, parent_id=args.rerun_of,
                     run_id=args.run_id)
     follow(ws, run, quiet=True)  # until it ends, or waits for a decision (then nothing is held)
@@ -216,7 +206,7 @@ def cmd_show(ws: wfnb.Workspace, args) -> int:
 def cmd_cancel(ws: wfnb.Workspace, args) -> int:
     run = ws.cancel(args.run_id, wait=args.wait)
     print(f"run {run.id} {run.status}")
-    return EXIT_OK if run.status == "Cancelled" else EXIT_RUN_NOT_COMPLETED
+    return EXIT_OK if run.status == RunStatus.CANCELLED.value else EXIT_RUN_NOT_COMPLETED
 
 
 def cmd_sql(ws: wfnb.Workspace, args) -> int:

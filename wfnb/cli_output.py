@@ -7,8 +7,10 @@ from typing import Any, Sequence
 
 import wfnb
 from wfnb.engine.core.errors import UsageError
+from wfnb.engine.core.states import RunStatus
 
-EXIT_OK, EXIT_RUN_NOT_COMPLETED = 0, 1
+# exit codes of every wfnb command (see wfnb.cli)
+EXIT_OK, EXIT_RUN_NOT_COMPLETED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def parse_params(pairs: Sequence[str] | None) -> dict[str, str]:
@@ -64,7 +66,8 @@ def follow(ws: wfnb.Workspace, run: wfnb.Run, quiet: bool) -> None:
             run.wait(timeout=0.2)
             finished = True
         except TimeoutError:
-            finished = run.status == "Waiting for Approval" and run.id not in ws.liveness.live
+            finished = (run.status == RunStatus.WAITING.value
+                        and run.id not in ws.liveness.live)
         if not quiet:
             for task in run.tasks:
                 label = f"{task.step}" + (f" (attempt {task.attempt})" if task.attempt > 1 else "")
@@ -83,7 +86,7 @@ def finish(ws: wfnb.Workspace, run: wfnb.Run, args) -> int:
     if args.json:
         tasks = {"tasks": [task_dict(t) for t in run.tasks]} if details else {}
         print(as_json({**run.to_dict(), **tasks}))
-    elif run.status == "Waiting for Approval":
+    elif run.status == RunStatus.WAITING.value:
         steps = ", ".join(t.step for t in run.tasks if t.status.value == run.status) \
             if details else ""
         print(f"run {run.id} is Waiting for Approval" + (f" ({steps})" if steps else "")
@@ -92,4 +95,4 @@ def finish(ws: wfnb.Workspace, run: wfnb.Run, args) -> int:
     else:
         took = f" in {seconds(run.duration)}" if run.duration is not None else ""
         print(f"run {run.id} {run.status}{took}" + (f": {run.error}" if run.error else ""))
-    return EXIT_OK if run.status == "Completed" else EXIT_RUN_NOT_COMPLETED
+    return EXIT_OK if run.status == RunStatus.COMPLETED.value else EXIT_RUN_NOT_COMPLETED

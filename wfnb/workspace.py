@@ -21,7 +21,7 @@ class Workspace(Engine):
         from .engine.core.errors import PermissionDenied
         from .widgets.app import denied
         try:
-            self._require(capability, what)
+            self.guard.require(capability, what)
             return build()
         except PermissionDenied as exc:
             return denied(self, exc)

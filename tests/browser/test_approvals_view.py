@@ -15,7 +15,7 @@ import pytest
 
 import wfnb
 from tests.browser.lab import SHOTS, workspace_copy
-from tests.conftest import TEAM_ROLES, poll
+from tests.helpers import TEAM_ROLES, poll
 from wfnb.widgets.inbox import Inbox
 from wfnb.widgets.run_details import RunDetails
 from wfnb.widgets.run_dialog import RunDialog

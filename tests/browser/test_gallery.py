@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.lab import SHOTS, card, field, gallery_open, serve, workspace_copy
-from tests.conftest import poll
+from tests.helpers import poll
 
 pytestmark = pytest.mark.slow
 

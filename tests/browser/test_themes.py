@@ -22,7 +22,7 @@ from tests.browser.lab import (
     set_theme,
     theme_colour,
 )
-from tests.conftest import poll
+from tests.helpers import poll
 
 pytestmark = pytest.mark.slow
 

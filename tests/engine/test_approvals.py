@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 import wfnb
-from tests.conftest import cli_env, poll
+from tests.helpers import cli_env, poll, spawn
 from wfnb import Param, Workflow
 from wfnb.engine.core.errors import DecisionError
 from wfnb.engine.core.records import utcnow
@@ -24,11 +24,6 @@ def start_waiting(ws, **params):
     run = ws.start("expense_approval", **{"employee": "ana", "amount": 120.0, **params})
     poll(lambda: waiting(ws, run.id), what="the run to wait, released")
     return run
-
-
-def spawn(code: str, **env) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=cli_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def wfnb_cli(ws, *args, **env):
@@ -164,8 +159,7 @@ def test_two_processes_deciding_at_once_exactly_one_wins(ws):
         except DecisionError as exc:
             print("lost:", exc)
     """
-    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), verb],
-                              env=cli_env(WFNB_USER=user), stdout=subprocess.PIPE, text=True)
+    procs = [spawn(code, verb, stderr=None, WFNB_USER=user)
              for verb, user in (("approve", "lea"), ("reject", "lou"))]
     go.write_text("now")
     outs = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
@@ -223,7 +217,7 @@ def test_pending_approvals_lists_what_waits(ws):
 def test_a_step_whose_decision_is_recorded_no_longer_waits_for_anyone(ws):
     """Another process recorded a decision and died before the run moved on: the step is
     decided, so no inbox offers it again (a second decision would be refused)."""
-    from wfnb.engine.services import approvals
+    from wfnb.engine.store import approvals
     run, other = start_waiting(ws), start_waiting(ws, employee="bo")
     ws.store.transact(lambda con: approvals.record(con, run.id, "sign_off", "approve", "lea",
                                                    "fine", {"cost_centre": "OPS"}))

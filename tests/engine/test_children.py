@@ -15,7 +15,7 @@ import pytest
 from wfnb import Param, Workflow
 from wfnb.engine.steps import children
 
-from ..conftest import cli_env, poll
+from ..helpers import cli_env, poll
 
 pytestmark = pytest.mark.skipif(not children.supported(),
                                 reason="needs per-thread children lists (Linux /proc)")

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 import wfnb
-from tests.conftest import cli_env
+from tests.helpers import cli_env
 
 LATIN1 = '[workspace]\nname = "caf\xe9"\n'.encode("latin-1")   # 0xe9 at byte 23, line 2
 

@@ -14,7 +14,7 @@ import pytest
 import wfnb
 from wfnb.engine import api as engine_module
 
-from ..conftest import cli_env, poll
+from ..helpers import cli_env, poll
 from .test_children import gone
 
 pytestmark = pytest.mark.slow

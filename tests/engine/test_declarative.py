@@ -11,7 +11,7 @@ from wfnb.engine.model.declarative import load
 from wfnb.engine.core.errors import EditConflict
 from wfnb.engine.core.errors import DeclarationError
 
-from ..conftest import DECLARED, LIB, TEAM_ROLES, poll
+from ..helpers import DECLARED, LIB, TEAM_ROLES, poll
 
 def test_a_declared_workflow_loads_runs_and_waits_for_its_approval(declared, factory):
     ws = factory.open(user="ana")

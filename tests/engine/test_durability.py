@@ -12,17 +12,7 @@ import threading
 import duckdb
 import pytest
 
-from tests.conftest import PYTHON, cli_env, poll
-
-QUICK = """
-from wfnb import Workflow
-
-wf = Workflow("quick")
-
-@wf.step()
-def one(ctx):
-    return {"n": 1}
-"""
+from tests.helpers import PYTHON, QUICK, cli_env, poll
 
 API_RUNNER = """
 import sys, wfnb

@@ -16,7 +16,7 @@ import pytest
 from wfnb.engine.store.events import EventFeed
 from wfnb.engine.core.records import utcnow
 from wfnb.engine.store.store import Store
-from tests.conftest import cli_env, poll
+from tests.helpers import cli_env, poll
 
 
 def listen(ws) -> tuple[list[dict], callable]:

@@ -13,7 +13,7 @@ import pytest
 import wfnb
 from wfnb import BrokenWorkflowError, LoadError, NotFound, WorkflowError, WorkflowProblem
 
-from ..conftest import cli_env
+from ..helpers import cli_env
 
 GOOD = """
     from wfnb import Workflow

@@ -13,8 +13,8 @@ from papermill.translators import PythonTranslator
 
 import wfnb
 from wfnb.engine.model import notebook_files
-from wfnb.engine.steps import notebooks
-from tests.conftest import cli_env
+from wfnb.engine.model.notebook_workflows import notebook_workflow
+from tests.helpers import cli_env
 
 PARAMETER_CELLS = [
     "x = 1",
@@ -77,7 +77,7 @@ def test_scan_reads_what_nbformat_reads(tmp_path, split):
     found = [(p.name, p.default, p.help) for p in _infer_parameters(full)]
     assert notebook_files._declared(plain) == found
     assert [n for n, _, _ in found] == ["region", "months"]
-    wf = notebooks.notebook_workflow(path)
+    wf = notebook_workflow(path)
     assert (wf.name, wf.title, list(wf.steps), wf.steps["total"].after) == \
         ("report", "Monthly report", ["load", "total"], ("load",))
 

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 import wfnb
-from tests.conftest import cli_env, poll
+from tests.helpers import cli_env, poll
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import cli_env
+from tests.helpers import cli_env
 from wfnb import Param, ParamError, Workflow, WorkflowError
 from wfnb.engine.core.params import validate
 

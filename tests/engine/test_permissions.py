@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 import wfnb
-from tests.conftest import TEAM_ROLES, cli_env, poll
+from tests.helpers import TEAM_ROLES, cli_env, poll
 from wfnb.engine.core.errors import PermissionDenied
 
 ROLES = TEAM_ROLES
@@ -211,7 +211,9 @@ def test_tasks_and_results_of_a_run_driven_here_need_view_details_of_the_handles
     (examples / "workflows" / "two_speed.py").write_text(TWO_SPEED)
     admin, otto = crew("root"), crew("otto")  # otto: VIEW_RUNS, not VIEW_DETAILS
     run = admin.start("two_speed")
-    poll(lambda: run.task("quick").status.value == "Completed", what="the quick step")
+    # task() raises until the step has a task: wait on the list of tasks instead
+    poll(lambda: [t.status.value for t in run.tasks if t.step == "quick"] == ["Completed"],
+         what="the quick step")
     # the same live run, driven by admin's workspace in this process
     listed = poll(lambda: otto.runs(), what="the run in the history")[0]
     assert listed.id == run.id and run.id in otto.liveness.live and not listed.done

@@ -3,19 +3,13 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
 
-from tests.conftest import cli_env, poll
+from tests.helpers import cli_env, poll, spawn
 
 pytestmark = pytest.mark.slow
-
-
-def spawn(code: str, **env) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=cli_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def active_run(ws, workflow):

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import wfnb
-from tests.conftest import cli_env, poll
+from tests.helpers import cli_env, poll
 from wfnb.cli import main
 
 TYPED = """

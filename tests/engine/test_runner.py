@@ -7,7 +7,7 @@ import pytest
 import wfnb
 from wfnb import Param, ParamError, Workflow
 
-from tests.conftest import poll
+from tests.helpers import poll
 
 
 def statuses(run):

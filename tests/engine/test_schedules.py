@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 import wfnb
-from tests.conftest import cli_env, poll
+from tests.helpers import cli_env, poll
 from wfnb.engine.services.schedules import occurrences, to_fire
 from wfnb.engine.core.errors import ScheduleError
 

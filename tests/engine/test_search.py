@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 import wfnb
-from tests.conftest import poll
+from tests.helpers import poll
 
 
 def test_text_matches_id_workflow_user_and_arguments_in_any_case(ws, monkeypatch):

@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 
 import wfnb
-from tests.conftest import cli_env, poll
+from tests.helpers import poll, spawn
 
 HOLD = """
     import sys, time
@@ -32,16 +30,10 @@ WRITE = """
 """
 
 
-def spawn(code: str, *args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=cli_env())
-
-
 def holding(tmp_path, path) -> tuple[subprocess.Popen, object]:
     """A process that holds the history file until ``release`` exists."""
     held, release = tmp_path / "held", tmp_path / "release"
-    holder = spawn(HOLD, path, held, release)
+    holder = spawn(HOLD, path, held, release, stderr=subprocess.PIPE)
     poll(lambda: held.exists() or holder.poll() is not None, timeout=60, what="the holder")
     assert held.exists(), holder.communicate()[1]
     return holder, release
@@ -52,7 +44,7 @@ def test_a_writer_that_finds_the_file_taken_waits_in_line_until_served(tmp_path)
     store = ws.store
     store.release()
     holder, release = holding(tmp_path, store.path)
-    waiter = spawn(WRITE, store.path)
+    waiter = spawn(WRITE, store.path, stderr=subprocess.PIPE)
     try:
         poll(lambda: [pid for _, pid in store._waiting_writers()] == [waiter.pid],
              timeout=60, what="the waiter in line")
@@ -76,7 +68,7 @@ def test_a_waiter_that_died_in_line_is_cleared(tmp_path):
     store = ws.store
     store.release()
     holder, release = holding(tmp_path, store.path)
-    waiter = spawn(WRITE, store.path)
+    waiter = spawn(WRITE, store.path, stderr=subprocess.PIPE)
     try:
         poll(lambda: [pid for _, pid in store._waiting_writers()] == [waiter.pid],
              timeout=60, what="the waiter in line")

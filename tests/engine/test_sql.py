@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 import wfnb
-from tests.conftest import EXAMPLES, PYTHON, TEAM_ROLES, cli_env
+from tests.helpers import EXAMPLES, PYTHON, TEAM_ROLES, cli_env
 from wfnb.engine.store import sqlguard
 from wfnb.engine.core.errors import ConfigError
 

@@ -67,7 +67,7 @@ def test_an_ended_run_is_never_moved_back_by_a_late_writer(ws):
     from wfnb.engine.execution.liveness import end_run
     run = ws.start("slow_etl", seconds=600)
     ws.store.flush()
-    from tests.conftest import poll
+    from tests.helpers import poll
     poll(lambda: len(run.tasks) > 1)
     ws.store.flush()
     ws.store.transact(lambda con: end_run(con, run.id, "Running", wfnb.RunStatus.ERROR,

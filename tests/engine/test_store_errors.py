@@ -9,17 +9,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import PYTHON, cli_env
-
-QUICK = """
-from wfnb import Workflow
-
-wf = Workflow("quick")
-
-@wf.step()
-def one(ctx):
-    return {"n": 1}
-"""
+from tests.helpers import PYTHON, QUICK, cli_env
 
 
 def wfnb_cli(root, *args: str) -> subprocess.CompletedProcess:

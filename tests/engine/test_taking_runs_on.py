@@ -8,7 +8,7 @@ import time
 import pytest
 
 import wfnb
-from tests.conftest import cli_env, poll
+from tests.helpers import cli_env, poll
 from wfnb.engine.services.approvals import PendingApproval
 
 pytestmark = pytest.mark.slow
@@ -198,6 +198,6 @@ def test_run_approvals_says_who_may_decide_each_waiting_step(gates):
     [decided] = lea.run_approvals(run_id)
     assert decided.can_decide is False
     assert (decided.decision["user"], decided.decision["comment"]) == ("lea", "fine")
-    lea._resume(run_id)  # the claim this process took: carry the run on, to "second"
+    lea.resume(run_id)  # the claim this process took: carry the run on, to "second"
     poll(lambda: [a.step for a in lea.run_approvals(run_id)] == ["second"], timeout=30,
          what="the run to wait at its second approval")

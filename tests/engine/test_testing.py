@@ -4,7 +4,7 @@ import pytest
 import wfnb
 from wfnb.engine.core.errors import TestSessionError
 
-from ..conftest import TEAM_ROLES
+from ..helpers import TEAM_ROLES
 
 
 def test_a_test_run_is_kept_out_of_the_history_views_and_fills_the_session(ws):

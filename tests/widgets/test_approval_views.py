@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import wfnb
-from tests.conftest import TEAM_ROLES, cli_env, poll
+from tests.helpers import TEAM_ROLES, cli_env, poll
 from wfnb.engine.core.errors import PermissionDenied
 from wfnb.widgets.app import Gallery, denied_line
 from wfnb.widgets.inbox import Inbox

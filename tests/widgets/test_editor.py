@@ -2,18 +2,8 @@
 refused), Run Test / Test Run and the test session, read-only cases."""
 from __future__ import annotations
 
-import pytest
-
-from tests.conftest import DECLARED, TEAM_ROLES, poll
+from tests.helpers import DECLARED, LIB, TEAM_ROLES, poll
 from wfnb.widgets.editor import Editor, layout
-
-
-@pytest.fixture
-def declared(factory):
-    factory.module("lib", __import__("tests.conftest", fromlist=["LIB"]).LIB)
-    path = factory.root / "workflows" / "weekly.wfnb.toml"
-    path.write_text(DECLARED)
-    return path
 
 
 def test_the_graph_draws_every_step_left_of_what_waits_for_it(ws):
@@ -116,7 +106,7 @@ def test_python_workflows_and_users_without_update_workflow_get_a_read_only_edit
 
 
 def test_a_single_after_string_is_shown_as_one_edge(factory):
-    factory.module("lib", __import__("tests.conftest", fromlist=["LIB"]).LIB)
+    factory.module("lib", LIB)
     (factory.root / "workflows" / "one.wfnb.toml").write_text(
         '[[params]]\nname = "region"\ndefault = "north"\n\n'
         '[[steps]]\nname = "extract"\ncall = "lib:extract"\n\n'

@@ -2,25 +2,22 @@
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 
 import pytest
 
-from tests.conftest import cli_env, poll
+from tests.helpers import poll, spawn
 from wfnb.widgets.live import shows_active_run
 
 pytestmark = pytest.mark.slow
 
 
 def runner(root, user: str = "tester") -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    return spawn(f"""
         import wfnb
         ws = wfnb.open({str(root)!r})
         ws.run("slow_etl", seconds=600)
-    """)], env=cli_env(WFNB_USER=user), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+    """, WFNB_USER=user)
 
 
 def running_step(ws) -> str | None:

@@ -3,7 +3,7 @@ carry their start, not a frozen duration), the text filter, and "Waiting for me"
 from __future__ import annotations
 
 import wfnb
-from tests.conftest import TEAM_ROLES, poll
+from tests.helpers import TEAM_ROLES, poll
 from wfnb.widgets.runs_table import RunsTable
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import wfnb
-from tests.conftest import TEAM_ROLES, poll
+from tests.helpers import TEAM_ROLES, poll
 from wfnb.widgets.schedules_view import SchedulesView, preview
 
 

@@ -6,7 +6,7 @@ import time
 import pytest
 
 import wfnb
-from tests.conftest import TEAM_ROLES, cli_env, poll
+from tests.helpers import TEAM_ROLES, cli_env, poll
 from wfnb import Workflow
 from wfnb.widgets.live import MAX_RATE
 from wfnb.widgets.run_dialog import RunDialog

@@ -1,46 +1,47 @@
-"""The engine behind a workspace: workflows, runs, history. Plain Python, no views."""
+"""The engine behind a workspace: it builds the services of one workspace folder and puts
+them behind one object. Plain Python, no views.
+
+``Engine`` is the composition root: it wires the store, liveness, the executor and the
+permissions into the services (catalog, approvals, schedules, edits, history, test runs) and
+drives runs (``submit``, ``cancel``, decisions). Nothing below it imports it.
+"""
 from __future__ import annotations
 
 import atexit
-import getpass
-import json
 import os
 import threading
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
-import duckdb
+import pandas as pd
 
-from .steps import capture
 from .core import config
-from .core.errors import BrokenWorkflowError, ConfigError, NotFound, WfnbError
+from .core.auth import Permissions, current_user
+from .core.errors import ConfigError, WfnbError
+from .core.params import validate
+from .core.records import clean_text, new_run_id
 from .execution.executors import Executor, make_executor
-from .execution.liveness import Liveness, end_run
+from .execution.liveness import Liveness
+from .execution.runner import RunHost
 from .model.loader import Loader, WorkflowProblem
-from .services.arguments import rerun_arguments
 from .model.workflow import Workflow
-from .core.params import to_jsonable, validate
-from .core.records import RunRecord, clean_text, new_run_id, utcnow
-from .services.runs import Run
-from .execution.runner import RunDriver
-from .core.states import RUN_TERMINAL, RunStatus
-from .store.store import Store
-from .services.history import HistoryReads
+from .services.approvals import Approvals, PendingApproval
+from .services.arguments import rerun_arguments
+from .services.catalog import Catalog
+from .services.driving import Driving
 from .services.edits import WorkflowEdits
-from .services.approvals import Approvals, PendingApproval, decisions_for
+from .services.guard import Guard
+from .services.history import History
+from .services.runs import Run
 from .services.schedules import Schedule, Schedules
 from .services.testbench import TestSession, test_run, test_step
-from .core.auth import Permissions
-from .core.errors import PermissionDenied
+from .steps.registry import STEP_KINDS
+from .store.runs import load_run
+from .store.store import Store
 
 _executors: dict[tuple, Executor] = {}
-_adhoc: dict[str, Workflow] = {}   # workflows passed as objects, by name (this process)
 _executors_lock = threading.Lock()
-
-
-def current_user() -> str:
-    """``WFNB_USER``, else ``JUPYTERHUB_USER``, else the OS user."""
-    return os.environ.get("WFNB_USER") or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
 
 
 def _shared_executor(settings: dict) -> Executor:
@@ -51,7 +52,7 @@ def _shared_executor(settings: dict) -> Executor:
         return _executors[key]
 
 
-class Engine(HistoryReads, WorkflowEdits):
+class Engine:
     """Runs and history of one workspace folder (``wfnb.toml`` + ``.wfnb/``)."""
 
     def __init__(self, root: str | os.PathLike = ".", *, user: str | None = None,
@@ -70,7 +71,6 @@ class Engine(HistoryReads, WorkflowEdits):
         self.liveness = Liveness.for_store(self.store)
         self.liveness.hung_after = self.config.hung_after
         self.artifacts = self.root / ".wfnb" / "artifacts"
-        self._loader = Loader(self.config.paths, self.root)
         try:
             settings = dict(self.config.executor)
             if executor is not None:  # wfnb.open(..., executor="dask" or {...}) wins
@@ -83,23 +83,33 @@ class Engine(HistoryReads, WorkflowEdits):
             raise ConfigError(f"{self.root / config.FILENAME}: {exc}") from None
         self.permissions = Permissions.from_config(self.config.raw,
                                                    self.root / config.FILENAME)
-        self.approvals = Approvals(self)
-        self.schedules_ = Schedules(self)
+        # the services, each given what it uses
+        self.guard = Guard(self.user, self.permissions, self.store)
+        self.catalog = Catalog(Loader(self.config.paths, self.root, kinds=STEP_KINDS),
+                               self.root, self.guard, STEP_KINDS)
+        self.host = RunHost(self.store, self.executor, self.root, self.artifacts,
+                            kernel_pool=lambda: self.kernel_pool,
+                            load_modules=self.catalog.load_modules,
+                            on_end=self.liveness.remove)
+        self.approvals = Approvals(self.guard, self.store, self.liveness, self.catalog,
+                                   self.root, lambda run_id: self.driving.carry_on(run_id))
+        self.scheduling = Schedules(self.guard, self.catalog, self.store,
+                                    self.liveness.owner_id, self.submit)
+        self.edits = WorkflowEdits(self.guard, self.catalog, self.store)
+        self.history = History(self.guard, self.store, self.liveness, self.root,
+                               self.config.sql_dirs, self)
+        self.driving = Driving(self.guard, self.catalog, self.store, self.liveness, self.host,
+                               self.edits, self.approvals, self.history, self, self.root,
+                               carry_on)
         self._kernel_pool = None
-        # how a run woken by a deadline (or a decision nobody carried on) is carried on by
-        # this process: "thread" (in the background, the default), or "detach" (a child
-        # process, for short-lived commands)
-        if carry_on not in ("thread", "detach"):
-            raise WfnbError(f"carry_on={carry_on!r} must be 'thread' or 'detach'")
-        self.carry_on = carry_on
-        self.liveness.attach(self)
+        self.liveness.attach(self.driving.carry_on, self.root, self.user)
         self.liveness.reap(force=True)
 
     @property
     def kernel_pool(self):
         """The process's warm kernel pool for notebook steps (None when pool_size = 0)."""
         if self._kernel_pool is None and self.config.kernel_pool > 0:
-            from .steps.kernels import pool
+            from .steps.kernels import pool  # jupyter_client only when notebooks run
             self._kernel_pool = pool(self.config.kernel_pool)
         return self._kernel_pool
 
@@ -115,42 +125,44 @@ class Engine(HistoryReads, WorkflowEdits):
     def workflows(self) -> list[Workflow]:
         """The valid workflows defined under the paths of ``wfnb.toml`` (reloaded when files
         change); what a broken file defines is left out, see :meth:`workflow_problems`."""
-        self._require("LIST_WORKFLOWS", "list workflows")
-        return list(self._loader.workflows().values())
+        self.guard.require("LIST_WORKFLOWS", "list workflows")
+        return self.catalog.all()
 
     def workflow_problems(self) -> list[WorkflowProblem]:
         """The broken workflow files (file, line, message, the workflows they define when
         known): left out of :meth:`workflows`, and their workflows refused. Empty when none."""
-        self._require("LIST_WORKFLOWS", "list workflows")
-        return self._loader.problems()
+        self.guard.require("LIST_WORKFLOWS", "list workflows")
+        return self.catalog.problems()
 
     def workflow(self, name: str | Workflow) -> Workflow:
         """One workflow by name; NotFound lists the known ones (and the broken files),
         BrokenWorkflowError says why a workflow of a broken file is refused."""
-        self._require("LIST_WORKFLOWS", f"see workflow {name!r}")
-        return self._workflow(name)
+        self.guard.require("LIST_WORKFLOWS", f"see workflow {name!r}")
+        return self.catalog.workflow(name)
 
-    def _workflow(self, name: str | Workflow) -> Workflow:
-        if isinstance(name, Workflow):  # defined in a notebook cell, say: remember it, so a
-            _adhoc[name.name] = name    # run of it can be resumed after an approval
-            return name.validate()
-        found, problems = self._loader.load()
-        if name in found:
-            return found[name]
-        refused = [p for p in problems if name in p.workflows]
-        if refused:  # its file is broken, or another file defines the same name
-            raise BrokenWorkflowError(name, refused)
-        if name in _adhoc:
-            return _adhoc[name]
-        broken = ""
-        if problems:  # it may be in a file that could not be read far enough to know
-            problems = sorted(problems, key=lambda p: bool(p.workflows))  # those first
-            files = len({p.file for p in problems})
-            more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
-            broken = (f"; {files} file{'s' if files > 1 else ''} could not be loaded: "
-                      + "; ".join(map(str, problems[:3])) + more)
-        raise NotFound(f"no workflow named {name!r} in {self.root} "
-                       f"(known: {', '.join(sorted(found)) or 'none'}){broken}")
+    # ---- editing declared workflows (services/edits.py) -----------------------------------
+    def editable(self, workflow: str | Workflow) -> bool:
+        """Whether this user may edit ``workflow`` here (declared in a file, UPDATE_WORKFLOW)."""
+        return self.edits.editable(workflow)
+
+    def check_workflow(self, workflow: str | Workflow, changes: dict[str, Any]) -> Workflow:
+        """The workflow as ``changes`` would make it, or DeclarationError listing every problem
+        (each with its field and line). Nothing is written."""
+        return self.edits.check_workflow(workflow, changes)
+
+    def save_workflow(self, workflow: str | Workflow, changes: dict[str, Any], *,
+                      base_version: str | None = None) -> Workflow:
+        """Apply ``changes`` and save the file as a new version (UPDATE_WORKFLOW);
+        EditConflict when the file moved on from ``base_version``."""
+        return self.edits.save_workflow(workflow, changes, base_version=base_version)
+
+    def workflow_versions(self, workflow: str) -> list[dict[str, Any]]:
+        """The kept versions of a declared workflow, newest first."""
+        return self.edits.workflow_versions(workflow)
+
+    def workflow_source(self, workflow: str, version: str) -> str:
+        """The text of one kept version (what a run of that version ran)."""
+        return self.edits.workflow_source(workflow, version)
 
     # ---- starting runs --------------------------------------------------------------------
     def start(self, workflow: str | Workflow, /, **params: Any) -> Run:
@@ -165,21 +177,20 @@ class Engine(HistoryReads, WorkflowEdits):
         """Start the workflow of ``run_id`` again with its arguments, updated by ``overrides``;
         the new run records ``run_id`` as its parent. Returns at once, like :meth:`start`.
         The stored arguments are validated as the typed values they were, not as text."""
-        workflow, values = rerun_arguments(self, run_id, overrides)
+        workflow, values = self.rerun_arguments(run_id, overrides)
         return self.submit(workflow, values, trigger="rerun", parent_id=run_id)
+
+    def rerun_arguments(self, run_id: str, overrides: dict[str, Any]) -> tuple[str, dict]:
+        """The workflow of ``run_id`` and the values a rerun starts it with (its stored
+        arguments, typed again, updated by ``overrides``). NotFound for an unknown run."""
+        parent, _ = load_run(self.store, run_id, self.root)
+        wf = self.catalog.workflow(parent.workflow)
+        return wf.name, rerun_arguments(parent, wf, overrides)
 
     def validate(self, workflow: str | Workflow, /, **params: Any) -> dict[str, Any]:
         """The typed arguments a run would get, or ParamError listing every problem."""
-        wf = self._runnable(workflow)
+        wf = self.catalog.runnable(workflow)
         return validate(wf.name, wf.params, params)
-
-    def _runnable(self, workflow: str | Workflow) -> Workflow:
-        wf = self._workflow(workflow)
-        self._require("RUN_WORKFLOW", f"run workflow {wf.name!r}")
-        if not self.permissions.among(self.user, wf.runners):
-            self._deny("RUN_WORKFLOW", f"workflow {wf.name!r} may be run by "
-                                       f"{self.permissions.describe(wf.runners or [])}")
-        return wf
 
     @staticmethod
     def new_run_id() -> str:
@@ -191,39 +202,25 @@ class Engine(HistoryReads, WorkflowEdits):
                run_id: str | None = None) -> Run:
         """:meth:`start` with every option: how the run was triggered (manual, rerun, api ...),
         its parent run, and its id (for a caller that must know it before the run exists)."""
-        wf = self._runnable(workflow)
-        args = validate(wf.name, wf.params, params or {})
-        self._remember_version(wf)  # a declared workflow's text, kept once per version
-        record = RunRecord(id=run_id or new_run_id(), workflow=wf.name, version=wf.version,
-                           params={k: to_jsonable(v) for k, v in args.items()},
-                           tasks_total=len(wf.steps) + 1, created_by=self.user,
-                           trigger=trigger, parent_id=parent_id,
-                           owner_id=self.liveness.owner_id)
-        capture.install()
-        driver = RunDriver(self, wf, record, args)
-        with self.store.records_lock:
-            self.store.put(run=record, event={
-                "run_id": record.id, "kind": "run", "status": record.status.value,
-                "actor": self.user,
-                "data": json.dumps({"trigger": trigger, "parent_id": parent_id})})
-        self.liveness.add(driver)
-        driver.start()
-        return Run(self, record, driver)
+        return self.driving.submit(workflow, params, trigger=trigger, parent_id=parent_id,
+                                   run_id=run_id)
 
-    def _release(self, driver: RunDriver) -> None:
-        self.liveness.remove(driver)
+    def cancel(self, run_id: str, wait: float = 10.0) -> Run:
+        """Cancel a run, wherever it runs; returns it once it has ended (or after ``wait``).
+        Needs CANCEL_RUN, or RUN_WORKFLOW for a run the user started."""
+        return self.driving.cancel(run_id, wait)
 
     # ---- approvals ------------------------------------------------------------------------
     def approve(self, run_id: str, /, step: str | None = None, comment: str | None = None,
                 **inputs: Any) -> Run:
         """Approve the waiting approval step of a run (``step`` when several wait); ``inputs``
         are the step's approver fields. The run carries on in exactly one process."""
-        return self._decide(run_id, step, "approve", comment, inputs)
+        return self.driving.decide(run_id, step, "approve", comment, inputs)
 
     def reject(self, run_id: str, /, step: str | None = None,
                comment: str | None = None) -> Run:
         """Reject the waiting approval step: it and the run become Rejected."""
-        return self._decide(run_id, step, "reject", comment, {})
+        return self.driving.decide(run_id, step, "reject", comment, {})
 
     def pending_approvals(self, workflow: str | None = None) -> list[PendingApproval]:
         """Approval steps waiting for a decision that the current user may take."""
@@ -234,51 +231,19 @@ class Engine(HistoryReads, WorkflowEdits):
         and the ``decision`` already recorded for it, if any (what Run Details shows)."""
         return self.approvals.of_run(run_id)
 
-    def _decide(self, run_id: str, step: str | None, decision: str, comment: str | None,
-                inputs: dict[str, Any]) -> Run:
-        step, route, values = self.approvals.decide(run_id, step, decision, comment, inputs)
-        if route == "here":
-            driver = self.liveness.live.get(run_id)
-            if driver is not None:
-                driver.deliver({"run_id": run_id, "step": step, "decision": decision,
-                                "user": self.user, "comment": comment, "inputs": values})
-        elif route == "claimed":
-            return self._resume(run_id)
-        return self._handle_id(run_id)
-
-    def _resume(self, run_id: str) -> Run:
-        """Carry on a run this process has just claimed (its decision is recorded)."""
-        record, tasks = self._load(run_id)
-        record.owner_id = self.liveness.owner_id
-        try:
-            wf = self._workflow(record.workflow)
-            driver = RunDriver.resume(self, wf, record, tasks)
-        except Exception as exc:  # cannot rebuild (workflow changed): the run ends in Error
-            why = f"could not resume the run: {exc}"
-            self.liveness.claims.discard(run_id)
-            self.store.transact(lambda con: end_run(con, run_id, record.status.value,
-                                                    RunStatus.ERROR, why, None))
-            return self._handle_id(run_id)
-        capture.install()
-        self.liveness.add(driver)
-        driver.start()
-        return Run(self, record, driver)
-
-    def _carry_on(self, run_id: str) -> None:
-        """A run this process claimed while sweeping: resume it here, or in a child process
-        when this one is short-lived (``carry_on = "detach"``)."""
-        if self.carry_on == "detach":
-            self.liveness.hand_off([run_id], self.root, self.user)
-        else:
-            self._resume(run_id)
-
     def approvals_for(self, run_id: str, steps: list[str]) -> list[dict]:
-        with self.store.connect(read_only=True) as con:
-            return decisions_for(con, run_id, steps)
+        """The decisions recorded for some steps of a run (run_id, step, decision, user,
+        comment, inputs, decided_at)."""
+        return [d.to_dict() for d in self.approvals.decisions(run_id, steps)]
 
-    def release_run(self, record: RunRecord,
-                    parked: list[str]) -> tuple[list[dict], str | None]:
-        return self.approvals.release(record, parked)
+    def resume(self, run_id: str) -> Run:
+        """Carry on a run this process has claimed (its decision is recorded)."""
+        return self.driving.resume(run_id)
+
+    def take_on(self, run_id: str) -> Run | None:
+        """Claim a waiting run nobody owns and carry it on here (``wfnb _resume``); None
+        when another process has it, or it has ended."""
+        return self.driving.take_on(run_id)
 
     # ---- testing --------------------------------------------------------------------------
     def test(self, workflow: str | Workflow, /, **params: Any) -> Run:
@@ -293,7 +258,7 @@ class Engine(HistoryReads, WorkflowEdits):
 
     def test_session(self, workflow: str | Workflow) -> TestSession:
         """Your test session of ``workflow``: ``active``, ``show()``, ``clear()``."""
-        wf = self._runnable(workflow)
+        wf = self.catalog.runnable(workflow)
         return TestSession(self, wf.name)
 
     # ---- schedules ------------------------------------------------------------------------
@@ -301,29 +266,29 @@ class Engine(HistoryReads, WorkflowEdits):
                  params: dict | None = None, catchup: str = "none") -> Schedule:
         """Run ``workflow`` with ``params`` on ``cron`` in ``timezone``; missed occurrences
         follow ``catchup``: "none" (skip them), "latest" (run the last), "all" (run each)."""
-        return self.schedules_.add(workflow, cron, timezone, params, catchup)
+        return self.scheduling.add(workflow, cron, timezone, params, catchup)
 
     def schedules(self) -> list[Schedule]:
         """Every schedule, soonest first, with its next time (naive UTC). Its ``params`` are
         None (hidden) for a user who may not see run arguments (VIEW_RUNS or VIEW_DETAILS)."""
-        self._require("LIST_WORKFLOWS", "list schedules")
-        found = self.schedules_.list()
-        if self.permissions.sees_run_fields(self.user):
+        self.guard.require("LIST_WORKFLOWS", "list schedules")
+        found = self.scheduling.all()
+        if self.guard.sees_run_fields():
             return found
         return [schedule.without_params() for schedule in found]
 
     def pause_schedule(self, schedule_id: str) -> None:
-        self.schedules_.set_paused(schedule_id, True)
+        self.scheduling.set_paused(schedule_id, True)
 
     def resume_schedule(self, schedule_id: str) -> None:
-        self.schedules_.set_paused(schedule_id, False)
+        self.scheduling.set_paused(schedule_id, False)
 
     def delete_schedule(self, schedule_id: str) -> None:
-        self.schedules_.delete(schedule_id)
+        self.scheduling.delete(schedule_id)
 
     def run_due_schedules(self, now=None) -> list[Run]:
         """One scheduler tick: start the runs that are due (safe with other schedulers)."""
-        return self.schedules_.run_due(now)
+        return self.scheduling.run_due(now)
 
     def start_scheduler(self, interval: float = 1.0) -> threading.Event:
         """Run the scheduler loop in the background of this process (a kernel, say), until
@@ -345,66 +310,51 @@ class Engine(HistoryReads, WorkflowEdits):
     # ---- permissions ----------------------------------------------------------------------
     def can(self, capability: str, workflow: str | Workflow | None = None) -> bool:
         """May the current user do this (for views that hide what is not allowed)?"""
-        if not self.permissions.can(self.user, capability):
+        if not self.guard.can(capability):
             return False
         if workflow is not None and capability == "RUN_WORKFLOW":
-            return self.permissions.among(self.user, self._workflow(workflow).runners)
+            return self.guard.among(self.catalog.workflow(workflow).runners)
         return True
 
-    def _require(self, capability: str, what: str) -> None:
-        if not self.permissions.can(self.user, capability):
-            self._deny(capability, what)
-
-    def _deny(self, capability: str, what: str) -> None:
-        """Refuse: write the refusal to the audit trail (and nothing else), then raise."""
-        self.store.put(event={"kind": "denied", "actor": self.user,
-                              "data": json.dumps({"capability": capability, "what": what})})
-        self.store.flush()
-        raise PermissionDenied(self.user, capability, what)
-
     # ---- cancelling --------------------------------------------------------------------
-    def cancel(self, run_id: str, wait: float = 10.0) -> Run:
-        """Cancel a run, wherever it runs; returns it once it has ended (or after ``wait``).
-        Needs CANCEL_RUN, or RUN_WORKFLOW for a run the user started."""
-        driver = self.liveness.live.get(run_id)
-        record = driver.run if driver is not None else self._load(run_id)[0]
-        if not self.permissions.can(self.user, "CANCEL_RUN") and not (
-                record.created_by == self.user and self.permissions.can(self.user,
-                                                                        "RUN_WORKFLOW")):
-            # who started it is said only to those who may see it anyway (runs, get_run)
-            starter = (f" (started by {record.created_by})"
-                       if self.permissions.sees_run_fields(self.user) else "")
-            self._deny("CANCEL_RUN", f"cancel run {run_id}{starter}")
-        if driver is not None:
-            self.store.put(event={"run_id": run_id, "kind": "cancel_requested",
-                                  "actor": self.user})
-            driver.request_cancel(self.user)
-            driver.done.wait(wait)
-            if not driver.released:
-                return Run(self, driver.run, driver)
-            # it gave the run up (waiting for approval) just before the request: end it below
+    # ---- reading the history (services/history.py) ---------------------------------
+    def runs(self, workflow: str | None = None, status: str | None = None,
+             trigger: str | None = None, limit: int = 50, offset: int = 0,
+             after: Any = None, before: Any = None) -> list[Run]:
+        """Runs newest first, filtered, one page at a time: the next page is
+        ``after=`` the last run shown, the previous one ``before=`` the first (a Run, or
+        its ``(created_at, id)``); ``offset`` skips runs instead, slower on deep pages."""
+        return self.history.runs(workflow, status, trigger, limit, offset, after, before)
 
-        def request(con: duckdb.DuckDBPyConnection) -> None:
-            row = con.execute("SELECT status, owner_id FROM runs WHERE id = ?",
-                              [run_id]).fetchone()
-            if row is None:
-                raise NotFound(f"no run with id {run_id!r} in {self.root}")
-            status, owner = RunStatus(row[0]), row[1]
-            if status in RUN_TERMINAL:
-                raise WfnbError(f"run {run_id} has already ended ({status.value}); "
-                                "nothing to cancel")
-            if owner is None or not self.liveness.owner_alive(con, owner):
-                end_run(con, run_id, status.value, RunStatus.CANCELLED,
-                        f"cancelled by {self.user}", self.user)
-                return
-            now = utcnow()
-            con.execute("UPDATE runs SET cancel_requested_at = ?, cancel_requested_by = ? "
-                        "WHERE id = ?", [now, self.user, run_id])
-            con.execute("INSERT INTO events (ts, run_id, kind, actor) VALUES "
-                        "(?, ?, 'cancel_requested', ?)", [now, run_id, self.user])
-        self.store.transact(request)
-        run = self._handle_id(run_id)
-        try:
-            return run.wait(wait)
-        except TimeoutError:
-            return run
+    def search_runs(self, workflow: str | None = None, status: str | None = None,
+                    trigger: str | None = None, text: str | None = None, limit: int = 50,
+                    offset: int = 0, count_limit: int | None = None, after: Any = None,
+                    before: Any = None, run_ids: Iterable[str] | None = None
+                    ) -> tuple[list[Run], int]:
+        """One page of runs (newest first) and how many match in all; ``text`` matches the
+        id, workflow, user or arguments; ``run_ids`` keeps only these runs (say the ids of
+        ``pending_approvals()``, for "Waiting for me"). ``after`` / ``before`` as in
+        :meth:`runs`, or ``offset``. ``count_limit``: count text matches only up to this
+        many; a total of ``count_limit + 1`` then means "more than ``count_limit``"."""
+        return self.history.search_runs(workflow, status, trigger, text, limit, offset,
+                                        count_limit, after, before, run_ids)
+
+    def last_runs(self) -> dict[str, dict]:
+        """Each workflow's latest run: {workflow: {id, status, created_at}} (for galleries)."""
+        return self.history.last_runs()
+
+    def get_run(self, run_id: str) -> Run:
+        """One run with its tasks; NotFound if there is none with this id."""
+        return self.history.get_run(run_id)
+
+    def exists(self, run_id: str) -> bool:
+        """Is there a run with this id (in the history or live here)? Reveals nothing else."""
+        return self.history.exists(run_id)
+
+    def sql(self, query: str, params: list | tuple = ()) -> pd.DataFrame:
+        """Run one query over the history, read-only, and return a pandas DataFrame.
+
+        Only a plain query runs (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE), on a
+        connection that can write nothing and read files only inside ``[sql] allowed_dirs``
+        (see ``store/sqlguard.py``). A refusal is written to the audit trail, then raised."""
+        return self.history.sql(query, params)

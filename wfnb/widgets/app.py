@@ -7,8 +7,7 @@ import html
 
 import ipywidgets
 
-from ..engine.core.errors import PermissionDenied
-from ..engine.core.errors import WfnbError
+from ..engine.core.errors import PermissionDenied, WfnbError
 from .editor import Editor
 from .gallery import GalleryCards
 from .inbox import Inbox

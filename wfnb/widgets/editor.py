@@ -11,8 +11,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..engine.core.errors import EditConflict
-from ..engine.core.errors import DeclarationError, ParamError, WfnbError
+from ..engine.core.errors import DeclarationError, EditConflict, ParamError, WfnbError
 from ..engine.model.workflow import Workflow
 from ..engine.core.params import to_jsonable
 from ..engine.services.testbench import PARAMS, TestSession, start_test, start_test_step
@@ -128,7 +127,7 @@ class Editor(Live, anywidget.AnyWidget):
     # ---- state ----------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         ws = self._ws
-        wf = ws._workflow(self._name)
+        wf = ws.catalog.workflow(self._name)
         can_test = ws.can("RUN_WORKFLOW", wf) and ws.permissions.among(ws.user, wf.runners)
         info = {"name": wf.name, "title": wf.title, "description": wf.description,
                 "version": wf.version, "source": wf.source or "",

@@ -2,7 +2,6 @@
 opens the runs table, the schedules and the approvals waiting for this user."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -10,8 +9,6 @@ import traitlets
 
 from .assets import css, esm
 from .live import Live
-
-HERE = Path(__file__).parent
 
 
 class GalleryCards(Live, anywidget.AnyWidget):
@@ -48,7 +45,7 @@ class GalleryCards(Live, anywidget.AnyWidget):
             return {"cards": [], "error": str(exc), "problems": []}
         last = ws.last_runs() if ws.can("VIEW_RUNS") else {}
         upcoming: dict[str, Any] = {}
-        for schedule in ws.schedules_.list():
+        for schedule in ws.scheduling.all():
             if not schedule.paused and schedule.next_fire is not None:
                 best = upcoming.get(schedule.workflow)
                 upcoming[schedule.workflow] = min(best, schedule.next_fire) if best else \

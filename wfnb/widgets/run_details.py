@@ -4,7 +4,6 @@ Cancel while active and Rerun."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -14,7 +13,6 @@ from ..engine.core.errors import WfnbError
 from .live import Live
 from .run_dialog import DecidesApprovals, iso, since, waiting_approvals, with_approval_form
 
-HERE = Path(__file__).parent
 LOG_LIMIT = 20_000  # characters of a task's debug output sent to the browser
 
 

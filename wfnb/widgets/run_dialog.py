@@ -14,7 +14,7 @@ import anywidget
 import traitlets
 
 from ..engine.core.errors import ParamError, WfnbError
-from ..engine.core.states import TASK_TERMINAL
+from ..engine.core.states import TASK_TERMINAL, TaskStatus
 from .assets import css, esm
 from .live import Live
 
@@ -70,7 +70,7 @@ def waiting_approvals(ws, run_id: str, tasks: list) -> list[dict]:
     """Every step of a run waiting for a decision (the latest attempt of each step)."""
     latest = {t.step: t for t in tasks}
     return [waiting_approval(ws, run_id, t) for t in latest.values()
-            if t.status.value == "Waiting for Approval"]
+            if t.status.value == TaskStatus.WAITING.value]
 
 
 def decide(ws, run_id: str, action: str, step: str | None, comment: str | None,
@@ -104,7 +104,7 @@ def step_rows(ws, wf, run) -> list[dict]:
                "since": since(task) if task else None,
                "summary": summary(task.result) if task and name != "Start" else "",
                "error": task.error or "" if task else "", "decision": None}
-        if task is not None and task.status.value == "Waiting for Approval":
+        if task is not None and task.status.value == TaskStatus.WAITING.value:
             row["decision"] = waiting_approval(ws, run.id, task)
         rows.append(row)
     return rows

@@ -3,7 +3,6 @@ me", paged by key in the kernel (only one page ever crosses to the browser), ope
 (their durations count up in the browser); a run's short id opens its details."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -13,13 +12,12 @@ from ..engine.core.states import RUN_TERMINAL, RunStatus
 from .assets import css, esm
 from .live import Live
 
-HERE = Path(__file__).parent
-
 
 def _iso(value) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value is not None else None
 
 
+PENDING, WAITING = RunStatus.PENDING.value, RunStatus.WAITING.value
 COUNT_LIMIT = 10_000  # a text filter's matches are counted up to this many ("10,000+")
 
 
@@ -79,26 +77,25 @@ class RunsTable(Live, anywidget.AnyWidget):
         # (with "waiting for me": a run that starts waiting)
         shown = {r["id"] for r in self.rows}
         return any(e.get("kind") in ("run", "task") and (e.get("run_id") in shown or (
-            self.page == 0 and e.get("kind") == "run" and e.get("status") == "Pending") or (
-            self.mine and e.get("status") == "Waiting for Approval"))
+            self.page == 0 and e.get("kind") == "run" and e.get("status") == PENDING) or (
+            self.mine and e.get("status") == WAITING))
             for e in events)
 
     def _state(self) -> dict[str, Any]:
         ws = self._ws
         try:
-            where = {}
+            run_ids = None
             if self.mine:  # a handful of runs: those waiting for this user's decision
-                where["run_ids"] = sorted({p.run_id for p in ws.pending_approvals()})
-                if not where["run_ids"]:
+                run_ids = sorted({p.run_id for p in ws.pending_approvals()})
+                if not run_ids:
                     return {"rows": [], "total": 0, "more": False, "error": ""}
-            if self._cursor is not None:
-                where[self._cursor[0]] = self._cursor[1]
-            else:
-                where["offset"] = self.page * self.page_size
+            # where the page starts: after / before a run of the page next to it, or an offset
+            start = {self._cursor[0]: self._cursor[1]} if self._cursor is not None else {
+                "offset": self.page * self.page_size}
             runs, total = ws.search_runs(
                 workflow=self.workflow or None, status=self.status or None,
-                trigger=self.trigger or None, text=self.text or None, limit=self.page_size,
-                count_limit=COUNT_LIMIT, **where)
+                trigger=self.trigger or None, text=self.text or None, run_ids=run_ids,
+                limit=self.page_size, count_limit=COUNT_LIMIT, **start)
         except Exception as exc:
             return {"error": str(exc), "rows": [], "total": 0, "more": False}
         self._keys = [(r.created_at, r.id) for r in runs]

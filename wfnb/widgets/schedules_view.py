@@ -12,10 +12,10 @@ import anywidget
 import traitlets
 from croniter import croniter
 
-from ..engine.core.errors import ParamError, WfnbError
+from ..engine.core.errors import ParamError, ScheduleError, WfnbError
 from ..engine.core.records import utcnow
+from ..engine.core.states import RunStatus
 from ..engine.services.schedules import CATCHUP, next_after
-from ..engine.core.errors import ScheduleError
 from .assets import css, esm
 from .live import Live
 
@@ -110,7 +110,7 @@ class SchedulesView(Live, anywidget.AnyWidget):
     def _relevant(self, events: list[dict]) -> bool:
         # a schedule made, or a run started (a scheduler's fire moves a next time on)
         return any(e.get("kind") == "schedule" or (e.get("kind") == "run" and e.get(
-            "status") == "Pending") for e in events)
+            "status") == RunStatus.PENDING.value) for e in events)
 
     # ---- state ----------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:

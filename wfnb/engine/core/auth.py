@@ -10,12 +10,20 @@ a role does not get that role's say.
 """
 from __future__ import annotations
 
+import getpass
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 from .errors import ConfigError
+
+
+def current_user() -> str:
+    """``WFNB_USER``, else ``JUPYTERHUB_USER``, else the OS user."""
+    return os.environ.get("WFNB_USER") or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
 
 CAPABILITIES = ("LIST_WORKFLOWS", "RUN_WORKFLOW", "UPDATE_WORKFLOW", "VIEW_RUNS", "VIEW_DETAILS",
                 "CANCEL_RUN", "APPROVE", "ADMIN")

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..steps.capture import STEP_LOGGER
+STEP_LOGGER = "wfnb.step"   # the logger a step's ctx.logger is a child of (captured per task)
 
 
 class RunContext:
@@ -24,6 +24,12 @@ class RunContext:
         self.logger = logging.getLogger(f"{STEP_LOGGER}.{workflow}.{step}")
         if self.logger.level == logging.NOTSET:
             self.logger.setLevel(logging.INFO)
+
+    @property
+    def cancel_event(self) -> threading.Event:
+        """Set when the run is cancelled or this step timed out (for code that waits on it:
+        a kernel, a child process)."""
+        return self._cancel
 
     @property
     def cancelled(self) -> bool:

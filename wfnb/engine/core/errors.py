@@ -1,8 +1,7 @@
 """Every exception wfnb defines, in one module; each is exported from ``wfnb``.
 
-One tree under ``WfnbError`` (what a user catches), plus the two that carry a failed step's own
-error and traceback between threads and processes (``NotebookFailed``, ``RemoteStepError``):
-those are the step's failure, not wfnb's, so they do not derive from ``WfnbError``."""
+One tree under ``WfnbError``, what a user catches. The ``StepFailed`` family carries a step's own
+failure (its message and traceback) between threads and processes."""
 from __future__ import annotations
 
 
@@ -140,18 +139,19 @@ class UsageError(WfnbError):
     """Bad command-line usage (exit 2)."""
 
 
-class NotebookFailed(Exception):
+class StepFailed(WfnbError):
+    """A step's failure as its task shows it: the ``message``, the step's own ``traceback``
+    (a kernel's, a worker's), and whether what failed was the ``infrastructure`` running the
+    step (the task then ends in Error, not Failed)."""
+
+    def __init__(self, message: str, traceback: str = "", *, infrastructure: bool = False):
+        super().__init__(message)
+        self.message, self.traceback, self.infrastructure = message, traceback, infrastructure
+
+
+class NotebookFailed(StepFailed):
     """A notebook cell raised: names the cell and carries the kernel's traceback."""
 
-    def __init__(self, message: str, traceback: str):
-        super().__init__(message)
-        self.step_traceback = traceback
 
-
-class RemoteStepError(Exception):
-    """A step that raised on a worker: its message and the worker's traceback."""
-
-    def __init__(self, message: str, tb: str, infrastructure: bool = False):
-        super().__init__(message)
-        self.message_override, self.step_traceback = message, tb
-        self.infrastructure = infrastructure
+class RemoteStepError(StepFailed):
+    """A step that raised on a Dask worker: its message and the worker's traceback."""

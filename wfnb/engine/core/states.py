@@ -40,24 +40,29 @@ class TaskStatus(str, Enum):
         return self.value
 
 
-R, T = RunStatus, TaskStatus
-
-RUN_TERMINAL = frozenset({R.COMPLETED, R.FAILED, R.CANCELLED, R.REJECTED, R.ERROR})
-RUN_ACTIVE = frozenset(set(R) - RUN_TERMINAL)
-TASK_TERMINAL = frozenset({T.COMPLETED, T.FAILED, T.CANCELLED, T.REJECTED, T.SKIPPED, T.ERROR})
-TASK_ACTIVE = frozenset(set(T) - TASK_TERMINAL)
+RUN_TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED,
+                          RunStatus.REJECTED, RunStatus.ERROR})
+RUN_ACTIVE = frozenset(set(RunStatus) - RUN_TERMINAL)
+TASK_TERMINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED,
+                           TaskStatus.REJECTED, TaskStatus.SKIPPED, TaskStatus.ERROR})
+TASK_ACTIVE = frozenset(set(TaskStatus) - TASK_TERMINAL)
 
 RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
-    R.PENDING: frozenset({R.RUNNING, R.CANCELLED, R.ERROR}),
-    R.RUNNING: frozenset({R.WAITING, R.COMPLETED, R.FAILED, R.CANCELLED, R.REJECTED, R.ERROR}),
-    R.WAITING: frozenset({R.RUNNING, R.REJECTED, R.CANCELLED, R.FAILED, R.ERROR}),
+    RunStatus.PENDING: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.ERROR}),
+    RunStatus.RUNNING: frozenset({RunStatus.WAITING, RunStatus.COMPLETED, RunStatus.FAILED,
+                                  RunStatus.CANCELLED, RunStatus.REJECTED, RunStatus.ERROR}),
+    RunStatus.WAITING: frozenset({RunStatus.RUNNING, RunStatus.REJECTED, RunStatus.CANCELLED,
+                                  RunStatus.FAILED, RunStatus.ERROR}),
     **{s: frozenset() for s in RUN_TERMINAL},
 }
 
 TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
-    T.PENDING: frozenset({T.RUNNING, T.CANCELLED, T.SKIPPED, T.ERROR}),
-    T.RUNNING: frozenset({T.WAITING, T.COMPLETED, T.FAILED, T.CANCELLED, T.ERROR}),
-    T.WAITING: frozenset({T.COMPLETED, T.REJECTED, T.CANCELLED, T.FAILED, T.ERROR}),
+    TaskStatus.PENDING: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELLED, TaskStatus.SKIPPED,
+                                   TaskStatus.ERROR}),
+    TaskStatus.RUNNING: frozenset({TaskStatus.WAITING, TaskStatus.COMPLETED, TaskStatus.FAILED,
+                                   TaskStatus.CANCELLED, TaskStatus.ERROR}),
+    TaskStatus.WAITING: frozenset({TaskStatus.COMPLETED, TaskStatus.REJECTED,
+                                   TaskStatus.CANCELLED, TaskStatus.FAILED, TaskStatus.ERROR}),
     **{s: frozenset() for s in TASK_TERMINAL},
 }
 

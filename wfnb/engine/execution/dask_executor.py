@@ -35,9 +35,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from ..core.context import RunContext
 from ..core.errors import (ClusterUnavailable, ConfigError, InfrastructureError, RemoteStepError,
                            WorkerLost)
-from .executors import ThreadExecutor
+from ..core.messages import Failed, Outcome, Succeeded, failure
+from ..steps import capture
+from ..steps.registry import STEP_KINDS
+from .local_executor import ThreadExecutor
 
 POLL = 0.05  # seconds between looks at the run's cancel flag while a step is on Dask
 
@@ -166,21 +170,22 @@ class DaskExecutor(ThreadExecutor):
             raise WorkerLost(f"step {step.name!r} could not be sent to the Dask cluster "
                              f"({type(exc).__name__}: {exc})") from None
         try:
-            while True:
-                try:
-                    outcome, log, notebook = future.result(timeout=POLL)
-                    break
-                except TimeoutError:
-                    if ctx._cancel.is_set():  # cancelled or timed out: tell the worker
-                        Event(key, client=client).set()
-                        raise InfrastructureError("stopped: the run was cancelled or the step "
-                                                  "timed out") from None
-                except Exception as exc:
-                    if _lost(exc):  # the worker died or the cluster went away: retryable
-                        raise WorkerLost(f"the Dask worker running step {step.name!r} was "
-                                         f"lost ({type(exc).__name__}: {exc})") from None
-                    raise RemoteStepError(f"{type(exc).__name__}: {exc}", "",
-                                          infrastructure=True) from None
+            # wait on the future's state, not on result(timeout=): a timeout inside
+            # result() can race in distributed and raise UnboundLocalError (dask/distributed
+            # #8514); ctx.sleep wakes at once when the run is cancelled or the step timed out
+            while not future.done():
+                if ctx.sleep(POLL):  # cancelled or timed out: tell the worker
+                    Event(key, client=client).set()
+                    raise InfrastructureError("stopped: the run was cancelled or the step "
+                                              "timed out")
+            try:
+                outcome, log, notebook = future.result()
+            except Exception as exc:
+                if _lost(exc):  # the worker died or the cluster went away: retryable
+                    raise WorkerLost(f"the Dask worker running step {step.name!r} was "
+                                     f"lost ({type(exc).__name__}: {exc})") from None
+                raise RemoteStepError(f"{type(exc).__name__}: {exc}", "",
+                                      infrastructure=True) from None
         finally:
             future.release()
         if log:
@@ -191,9 +196,9 @@ class DaskExecutor(ThreadExecutor):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             ctx.notebook = rel
-        if outcome[0] == "ok":
-            return outcome[1]
-        raise RemoteStepError(outcome[1], outcome[2], infrastructure=outcome[0] == "infra")
+        if isinstance(outcome, Succeeded):
+            return outcome.value
+        outcome.raise_again()  # RemoteStepError: the step's message and the worker's traceback
 
     def _ship_by_value(self, fn, root: Path) -> None:
         """Modules of the workspace (workflow files, helpers next to declared workflows, and
@@ -279,19 +284,16 @@ def _real_files(tb: str, files: dict[str, str]) -> str:
 
 def _remote(payload: bytes, key: str):
     """On a Dask worker: run the step in a scratch workspace, watching the cancel Event;
-    return ``(outcome, output, notebook)`` (nothing the step raises escapes)."""
+    return ``(outcome, output, notebook)``, the outcome a :class:`Succeeded` or a
+    :class:`Failed` (nothing the step raises escapes)."""
     import cloudpickle
     from distributed import Event, get_client
-
-    from ..steps import capture, notebooks  # noqa: F401 - registers the notebook step kinds
-    from ..core.context import RunContext
-    from ..steps.kinds import STEP_KINDS
 
     try:
         step, values, info = cloudpickle.loads(payload)
     except Exception as exc:  # noqa: BLE001 - e.g. a module the worker cannot import
-        return (("error", f"the step could not be unpacked on the worker: "
-                 f"{type(exc).__name__}: {exc}", traceback.format_exc()), "", None)
+        return (Failed(f"the step could not be unpacked on the worker: "
+                       f"{type(exc).__name__}: {exc}", traceback.format_exc()), "", None)
     cancel, done = threading.Event(), threading.Event()
     event = Event(key, client=get_client())
 
@@ -310,22 +312,20 @@ def _remote(payload: bytes, key: str):
                      info["params"], scratch, cancel, info["user"], {}, workflow)
     sink = capture.Sink()
     capture.install()
+    outcome: Outcome
     try:
         with capture.capture(sink):
             value = STEP_KINDS[step.kind].execute(step, ctx, _Given(values))
         try:
             cloudpickle.dumps(value)
-            outcome: tuple = ("ok", value)
+            outcome = Succeeded(value)
         except Exception as exc:  # noqa: BLE001 - whatever pickling raises
-            outcome = ("error", f"the step's result cannot be sent back from the worker: "
-                       f"{type(exc).__name__}: {exc}", "")
-    except InfrastructureError as exc:
-        outcome = ("infra", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            outcome = Failed(f"the step's result cannot be sent back from the worker: "
+                             f"{type(exc).__name__}: {exc}")
     except BaseException as exc:  # noqa: BLE001 - a step may raise anything
-        name = type(exc).__name__
-        outcome = ("error", str(exc) if name == "NotebookFailed" else f"{name}: {exc}",
-                   getattr(exc, "step_traceback", None)
-                   or _real_files(traceback.format_exc(), info["files"]))
+        # a StepFailed keeps its own message and traceback, an InfrastructureError is
+        # infrastructure; cloudpickle's <dynamic-code> frames get their real files
+        outcome = failure(exc, _real_files(traceback.format_exc(), info["files"]))
     finally:
         done.set()
     notebook = None

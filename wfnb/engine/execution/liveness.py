@@ -26,25 +26,23 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import duckdb
 
+from ..core.messages import Decision
 from ..core.records import owner_identity, utcnow
-from ..core.states import RUN_TERMINAL, TASK_ACTIVE, RunStatus, TaskStatus, check_run, check_task
-from ..services.approvals import decisions_for
-from ..store.store import PerStore, Store, rows_of
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..api import Engine
-    from .runner import RunDriver
+from ..core.states import RUN_TERMINAL, RunStatus
+from ..steps import children
+from ..store import approvals, ownership
+from ..store.store import PerStore, Store
+from .runner import RunDriver
 
 STALE_AFTER = 8.0     # seconds without a heartbeat before a remote owner counts as gone
 HUNG_AFTER = 60.0     # ... before a live process on this host counts as hung (the default
@@ -55,11 +53,6 @@ VIEW_CHECK_EVERY = 1.0  # a view showing a live run checks its owner this often 
                         # for an owner on another host)
 FINISH_WAIT = 300.0   # at exit, wait at most this long for the runs this process took on
 BEAT_EVERY = 1.0      # heartbeat at most this often (flushes come more often while busy)
-# runs an owner process may hold; a run Waiting for Approval holds one only while other
-# steps of it still run (a released waiting run has no owner and is not lost)
-OWNED = (RunStatus.PENDING.value, RunStatus.RUNNING.value, RunStatus.WAITING.value)
-
-
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -86,32 +79,7 @@ def spawn_resume(root: Path, run_id: str, user: str) -> None:
                          env={**os.environ, "WFNB_USER": user})
 
 
-def end_run(con: duckdb.DuckDBPyConnection, run_id: str, old: str, new: RunStatus,
-            error: str, actor: str | None) -> bool:
-    """End a run this process does not drive (lost owner, cancel of an orphan): the run and
-    its unfinished tasks, with events, in the caller's transaction. False if it moved on."""
-    check_run(RunStatus(old), new)
-    now = utcnow()
-    changed = con.execute(
-        "UPDATE runs SET status = ?, error = ?, ended_at = ?, updated_at = ? "
-        "WHERE id = ? AND status = ? RETURNING id",
-        [new.value, error, now, now, run_id, old]).fetchall()
-    if not changed:
-        return False
-    task_status = TaskStatus.CANCELLED if new == RunStatus.CANCELLED else TaskStatus.ERROR
-    active = [s.value for s in TASK_ACTIVE]
-    rows = con.execute(
-        f"SELECT id, status FROM tasks WHERE run_id = ? AND status IN "
-        f"({', '.join('?' * len(active))})", [run_id, *active]).fetchall()
-    events = [(now, run_id, None, "run", new.value, actor, json.dumps({"error": error}))]
-    for task_id, status in rows:
-        check_task(TaskStatus(status), task_status)
-        con.execute("UPDATE tasks SET status = ?, error = ?, ended_at = ? WHERE id = ?",
-                    [task_status.value, error, now, task_id])
-        events.append((now, run_id, task_id, "task", task_status.value, actor, None))
-    con.executemany("INSERT INTO events (ts, run_id, task_id, kind, status, actor, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)", events)
-    return True
+end_run = ownership.end_run  # ending a run no process drives is SQL: in the store
 
 
 class Liveness(PerStore):
@@ -120,19 +88,26 @@ class Liveness(PerStore):
     def __init__(self, store: Store):
         self.store = store
         self.owner_id, self.host, self.pid = owner_identity()
-        self.live: dict[str, "RunDriver"] = {}
+        self.live: dict[str, RunDriver] = {}
         self._lock = threading.Lock()
         self._last_reap = 0.0
         self._last_beat = -BEAT_EVERY
         self.hung_after = HUNG_AFTER
         self.started_at = utcnow()
-        self.engine: "Engine | None" = None   # carries on runs this process claims
+        # carries on a run this process claimed (given by the first engine opened on the
+        # store: it resumes the run here, or in a child process), with its root and user
+        self.carry_on: Callable[[str], None] | None = None
+        self.root: Path | None = None
+        self.user: str | None = None
         self.claims: set[str] = set()   # runs claimed here and not (yet) driven here
         self.exiting = False            # the interpreter is shutting down: claim nothing
         self.finish_wait = FINISH_WAIT
         store.add_pre_flush(self._drain)
         store.add_hook(self._hook)
         store.on_taken(self._taken)
+        # at exit, hooks run last-registered first: the runs end (as Error) before the
+        # processes their steps started are ended
+        children.install()
         atexit.register(self.shutdown)
         try:  # before the interpreter joins its threads (and before any atexit hook)
             threading._register_atexit(self.finish_taken_on)  # type: ignore[attr-defined]
@@ -185,8 +160,8 @@ class Liveness(PerStore):
         for driver in drivers:
             driver.done.wait(max(0.0, deadline - time.monotonic()))
         try:
-            if self.claims and self.engine is not None:
-                self.hand_off(list(self.claims), self.engine.root, self.engine.user)
+            if self.claims and self.root is not None:
+                self.hand_off(list(self.claims), self.root, self.user)
             self.store.flush(timeout=max(0.5, deadline - time.monotonic()))
         except Exception:  # the reaper of another process will still fix the runs
             pass
@@ -197,11 +172,8 @@ class Liveness(PerStore):
         mine = [r for r in run_ids if r not in self.live]
         if not mine:
             return
-        marks = ", ".join("?" * len(mine))
-        given = self.store.transact(lambda con: [r[0] for r in con.execute(
-            f"UPDATE runs SET owner_id = NULL WHERE owner_id = ? AND status = ? "
-            f"AND id IN ({marks}) RETURNING id",
-            [self.owner_id, RunStatus.WAITING.value, *mine]).fetchall()])
+        given = self.store.transact(
+            lambda con: ownership.give_back_waiting(con, self.owner_id, mine))
         self.claims.difference_update(mine)
         for run_id in given:
             spawn_resume(root, run_id, user)
@@ -210,23 +182,22 @@ class Liveness(PerStore):
         """Write this process's heartbeat (its owner row), in the caller's transaction: any
         transaction that makes this process a run's owner must write it too, or another
         process would take the run for lost."""
-        con.execute("INSERT INTO owners VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO "
-                    "UPDATE SET heartbeat_at = excluded.heartbeat_at",
-                    [self.owner_id, self.host, self.pid, self.started_at, utcnow()])
+        ownership.beat(con, self.owner_id, self.host, self.pid, self.started_at)
         self._last_beat = time.monotonic()
 
-    def attach(self, engine: "Engine") -> None:
-        """The engine that resumes runs claimed while sweeping (the first one opened)."""
-        if self.engine is None:
-            self.engine = engine
+    def attach(self, carry_on: Callable[[str], None], root: Path, user: str) -> None:
+        """Who carries on the runs this process claims while sweeping (the first engine
+        opened on the store), and the workspace and user a handed-off run resumes with."""
+        if self.carry_on is None:
+            self.carry_on, self.root, self.user = carry_on, root, user
 
-    def add(self, driver: "RunDriver") -> None:
+    def add(self, driver: RunDriver) -> None:
         with self._lock:
             self.live[driver.run.id] = driver
             self.claims.discard(driver.run.id)
             self.store.keepalive = len(self.live)
 
-    def remove(self, driver: "RunDriver") -> None:
+    def remove(self, driver: RunDriver) -> None:
         with self._lock:
             self.live.pop(driver.run.id, None)
             self.store.keepalive = len(self.live)
@@ -241,17 +212,13 @@ class Liveness(PerStore):
         live = list(self.live)
         requests: list[tuple[str, str]] = []
         taken: list[dict] = []
-        decisions: list[dict] = []
+        decisions: list[Decision] = []
         claimed: list[str] = []
         if live:
             if time.monotonic() - self._last_beat > BEAT_EVERY:
                 self.beat(con)
-            marks = ", ".join("?" * len(live))
             ended = {s.value for s in RUN_TERMINAL}
-            rows = rows_of(con.execute(
-                f"SELECT id, status, error, ended_at, cancel_requested_by FROM runs "
-                f"WHERE id IN ({marks}) AND (cancel_requested_at IS NOT NULL "
-                f"OR status IN ({', '.join(repr(s) for s in sorted(ended))}))", live))
+            rows = ownership.news_for(con, live)
             # a run the history ended while we could not see it (frozen past hung_after,
             # then woken): its driver adopts that ending now, not at its next write
             taken = [r for r in rows if r["status"] in ended]
@@ -259,7 +226,7 @@ class Liveness(PerStore):
                         if r["status"] not in ended]
             for run_id, driver in list(self.live.items()):
                 if driver.parked:
-                    decisions += decisions_for(con, run_id, driver.parked)
+                    decisions += approvals.decisions_for(con, run_id, driver.parked)
         if time.monotonic() - self._last_reap > REAP_EVERY:
             self._last_reap = time.monotonic()
             claimed = self._sweep(con)
@@ -275,8 +242,8 @@ class Liveness(PerStore):
                 if run_id in self.live:
                     self.live[run_id].request_cancel(by or "unknown")
             for decision in decisions:
-                if decision["run_id"] in self.live:
-                    self.live[decision["run_id"]].deliver(decision)
+                if decision.run_id in self.live:
+                    self.live[decision.run_id].deliver(decision)
             self._carry_on(claimed)
         return after_commit
 
@@ -288,25 +255,56 @@ class Liveness(PerStore):
             if end_run(con, run_id, status, RunStatus.ERROR, reason, None) \
                     and ended is not None:
                 ended.append(run_id)
-        if self.engine is None or self.exiting:
+        if self.carry_on is None or self.exiting:
             return []
-        return self.engine.approvals.sweep(con)
+        claimed: list[str] = []
+        for run_id, step, info, owner, decided in approvals.waiting(con):
+            if decided is None and approvals.expired(info):
+                approvals.record_timeout(con, run_id, step, info)
+                decided = "timeout"
+            if decided is not None and run_id not in claimed:
+                if self.route(con, run_id, owner) == "claimed":
+                    claimed.append(run_id)
+        return claimed
+
+    def due(self, con) -> bool:
+        """Is there a passed approval deadline, or a decision nobody carries on? (read-only)"""
+        return any((decided is None and approvals.expired(info))
+                   or (decided is not None and owner is None)
+                   for _, _, info, owner, decided in approvals.waiting(con))
+
+    def route(self, con, run_id: str, owner: str | None) -> str:
+        """Who carries on a run with a new decision: its live owner ("here" or "owner"), or,
+        for a run nobody (alive) owns, this process, which claims it now ("claimed")."""
+        if owner == self.owner_id:
+            return "here"
+        if owner is not None and self.owner_alive(con, owner):
+            return "owner"
+        ownership.take(con, run_id, self.owner_id)
+        self.beat(con)
+        self.claims.add(run_id)  # until it is driven here (or handed off at exit)
+        return "claimed"
+
+    def take_unowned(self, run_id: str) -> bool:
+        """Claim a waiting run nobody owns (for a ``wfnb _resume`` process); False when
+        another process has it."""
+        def claim(con) -> bool:
+            taken = ownership.take_unowned(con, run_id, self.owner_id)
+            if taken:
+                self.beat(con)
+            return taken
+        return self.store.transact(claim)
 
     def _carry_on(self, claimed: list[str]) -> None:
         for run_id in claimed:
-            if self.engine is not None and run_id not in self.live:
+            if self.carry_on is not None and run_id not in self.live:
                 if self.exiting:  # claimed just before the exit began: shutdown hands it off
                     continue
-                self.engine._carry_on(run_id)
+                self.carry_on(run_id)
 
     def _lost(self, con) -> list[tuple[str, str, str]]:
         """Runs held by an owner that is gone: (run id, status, reason)."""
-        # one equality per status: DuckDB pushes `status = ?` into the scan, but only uses
-        # `status IN (...)` as an optional zone-map filter (a full scan at 1M runs)
-        query = " UNION ALL ".join(
-            "SELECT r.id, r.status, r.owner_id, o.host, o.pid, o.heartbeat_at FROM runs r "
-            "LEFT JOIN owners o ON o.id = r.owner_id WHERE r.status = ?" for _ in OWNED)
-        rows = con.execute(query, list(OWNED)).fetchall()
+        rows = ownership.owned_runs(con)
         stale = utcnow() - dt.timedelta(seconds=STALE_AFTER)
         lost = []
         for run_id, status, owner, host, pid, beat in rows:
@@ -339,7 +337,7 @@ class Liveness(PerStore):
             return []
         self._last_reap = time.monotonic()
         with self.store.connect(read_only=True) as con:
-            if not self._lost(con) and not (self.engine and self.engine.approvals.due(con)):
+            if not self._lost(con) and not (self.carry_on and self.due(con)):
                 return []
         ended: list[str] = []
         self._carry_on(self.store.transact(lambda con: self._sweep(con, ended)))
@@ -348,9 +346,7 @@ class Liveness(PerStore):
     def owner_alive(self, con, owner_id: str | None) -> bool:
         if owner_id == self.owner_id:
             return True
-        row = con.execute("SELECT host, pid, heartbeat_at FROM owners WHERE id = ?",
-                          [owner_id]).fetchone()
-        host, pid, beat = row if row else (None, None, None)
+        host, pid, beat = ownership.owner(con, owner_id)
         return self.owner_gone(owner_id, host, pid, beat,
                                utcnow() - dt.timedelta(seconds=STALE_AFTER)) is None
 

@@ -1,14 +1,16 @@
 """How a run driver parks approval steps, applies decisions, and gives a waiting run up.
 
-Mixed into :class:`~wfnb.engine.execution.runner.RunDriver` (it uses the driver's status setters and
-state); kept apart because it is the one part of driving a run that deals with people.
+Mixed into :class:`~wfnb.engine.execution.runner.RunDriver` (it uses the driver's status
+setters and state); kept apart because it is the one part of driving a run that deals with people.
 """
 from __future__ import annotations
 
 import datetime as dt
 
+from ..core.messages import Decision
 from ..core.records import utcnow
-from ..core.states import RunStatus as R, TaskStatus as T
+from ..core.states import RunStatus, TaskStatus
+from ..store import approvals
 
 
 class ApprovalParking:
@@ -28,35 +30,35 @@ class ApprovalParking:
             "on_timeout": step.options.get("on_timeout", "reject"),
             "deadline": deadline.isoformat() if deadline else None,
             "fields": [p.to_dict() for p in step.inputs]}, started_at=now)
-        self._set_task(task, T.RUNNING)
-        self._set_task(task, T.WAITING)
+        self._set_task(task, TaskStatus.RUNNING)
+        self._set_task(task, TaskStatus.WAITING)
         self._parked[step.name] = task
-        if self.run.status == R.RUNNING:
-            self._set_run(R.WAITING)
+        if self.run.status == RunStatus.RUNNING:
+            self._set_run(RunStatus.WAITING)
 
-    def _decide(self, decision: dict) -> None:
+    def _decide(self, decision: Decision) -> None:
         """Apply a recorded decision to its parked step."""
-        task = self._parked.pop(decision["step"], None)
+        task = self._parked.pop(decision.step, None)
         if task is None:
             return  # already applied (the hook and the release check can both bring it)
-        who, comment = decision["user"], decision.get("comment")
-        kind = decision["decision"]
+        who, comment, kind = decision.user, decision.comment, decision.decision
         if kind == "approve":
-            result = {**(decision.get("inputs") or {}), "approved_by": who, "comment": comment}
+            result = {**decision.inputs, "approved_by": who, "comment": comment}
             self.results[task.step] = result
-            self._set_task(task, T.COMPLETED, ended_at=utcnow(), result=result)
+            self._set_task(task, TaskStatus.COMPLETED, ended_at=utcnow(), result=result)
         elif kind == "reject":
             because = f": {comment}" if comment else ""
-            self._set_task(task, T.REJECTED, ended_at=utcnow(),
+            self._set_task(task, TaskStatus.REJECTED, ended_at=utcnow(),
                            error=f"was rejected by {who}{because}")
             self._rejected_steps.append(task.step)
             self._skip_downstream(task.step)
         else:  # "fail": the approval timed out with on_timeout="fail"
-            self._set_task(task, T.FAILED, ended_at=utcnow(), error=comment or "no decision")
+            self._set_task(task, TaskStatus.FAILED, ended_at=utcnow(),
+                           error=comment or "no decision")
             self._failed_steps.append(task.step)
             self._skip_downstream(task.step)
-        if not self._parked and self.run.status == R.WAITING:
-            self._set_run(R.RUNNING)
+        if not self._parked and self.run.status == RunStatus.WAITING:
+            self._set_run(RunStatus.RUNNING)
         if kind == "approve":
             self._schedule_ready(self.wf.children()[task.step])
 
@@ -67,7 +69,11 @@ class ApprovalParking:
             return False  # a cancel arrived: end the run instead of giving it up
         self.drain_output()
         self.store.flush()
-        decisions, cancelled_by = self.engine.release_run(self.run, self.parked)
+        decisions, cancelled_by = self.store.transact(
+            lambda con: approvals.give_back(con, self.run.id, self.run.owner_id, self.parked))
+        if not decisions and cancelled_by is None:
+            with self.store.records_lock:
+                self.run.owner_id = None
         if cancelled_by is not None:
             self.request_cancel(cancelled_by)
             return False

@@ -16,28 +16,48 @@ import queue
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
 
-from ..steps.capture import Sink, capture
 from ..core.context import RunContext
-from ..model.workflow import Workflow
-from .parking import ApprovalParking
-from ..core.errors import InfrastructureError, StoreError
+from ..core.errors import StoreError
+from ..core.messages import (Decided, Decision, Failed, InboxMessage, StepEnded, StepStarted,
+                             StopRequested, Succeeded, failure)
+from ..core.params import validate
 from ..core.records import RunRecord, TaskRecord, utcnow
+from ..core.states import TASK_TERMINAL, RunStatus, TaskStatus, check_run, check_task
+from ..model.workflow import Workflow
+from ..steps.capture import Sink, capture
 from ..steps.results import Inputs, decode_result, encode_result
-from ..core.states import RunStatus as R, TaskStatus as T, check_run, check_task, TASK_TERMINAL
+from ..store import approvals
+from ..store.store import Store
+from .executors import Executor
+from .parking import ApprovalParking
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..api import Engine
+
+@dataclass
+class RunHost:
+    """What a driver needs from the workspace it runs in: the store, the executor, the
+    workspace folder (artifacts under it), the warm kernel pool (on demand), how to import
+    the workflow modules a pickled result needs, and whom to tell when a driver is done."""
+
+    store: Store
+    executor: Executor
+    root: Path
+    artifacts: Path
+    kernel_pool: Callable[[], Any]
+    load_modules: Callable[[], Any]
+    on_end: Callable[["RunDriver"], None]
 
 
 class RunDriver(ApprovalParking):
     """Owns one live run in this process: from Pending (or from a stored, decided approval) to
     its terminal status, or until it waits for a human with nothing else to do."""
 
-    def __init__(self, engine: "Engine", workflow: Workflow, record: RunRecord,
+    def __init__(self, host: RunHost, workflow: Workflow, record: RunRecord,
                  args: dict[str, Any], tasks: list[TaskRecord] | None = None):
-        self.engine, self.store = engine, engine.store
+        self.host, self.store = host, host.store
         self.wf, self.run, self.args = workflow, record, args
         self.tasks: list[TaskRecord] = list(tasks or [])
         self.results: dict[str, Any] = {}
@@ -45,8 +65,8 @@ class RunDriver(ApprovalParking):
         self.released = False        # gave the run up while it waits for a decision
         self.flush_error: Exception | None = None
         self.taken_over = False      # the history ended the run otherwise (see taken())
-        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
-        self._stop: tuple[R, str, str | None] | None = None   # (status, reason, actor)
+        self._inbox: queue.SimpleQueue[InboxMessage] = queue.SimpleQueue()
+        self._stop: tuple[RunStatus, str, str | None] | None = None  # (status, why, actor)
         self._sinks: dict[str, Sink] = {}
         self._running: dict[str, tuple[TaskRecord, threading.Event]] = {}
         self._deadlines: dict[str, float] = {}   # step -> when its running attempt times out
@@ -56,19 +76,19 @@ class RunDriver(ApprovalParking):
         self._rejected_steps: list[str] = []
         self._finished_steps: set[str] = set()
         self._scheduled: set[str] = {t.step for t in self.tasks}
-        self._completed: set[str] = {t.step for t in self.tasks if t.status == T.COMPLETED}
+        self._completed: set[str] = {t.step for t in self.tasks
+                                     if t.status == TaskStatus.COMPLETED}
         # shared by the run's steps (a notebook-cell workflow's kernel lives here)
         self.resources: dict[str, Any] = {"lock": threading.Lock(),
-                                          "kernel_pool": engine.kernel_pool}
+                                          "kernel_pool": host.kernel_pool()}
         self._thread = threading.Thread(target=self._drive, daemon=True,
                                         name=f"wfnb-run-{record.id}")
 
     @classmethod
-    def resume(cls, engine: "Engine", workflow: Workflow, record: RunRecord,
+    def resume(cls, host: RunHost, workflow: Workflow, record: RunRecord,
                tasks: list[TaskRecord]) -> "RunDriver":
         """A driver for a stored run that waits for approval, rebuilt from the history."""
-        from ..core.params import validate
-        driver = cls(engine, workflow, record, validate(workflow.name, workflow.params,
+        driver = cls(host, workflow, record, validate(workflow.name, workflow.params,
                                                         record.params), tasks)
         driver.taken_on = True
         latest: dict[str, TaskRecord] = {}
@@ -77,16 +97,16 @@ class RunDriver(ApprovalParking):
         for step, task in latest.items():
             if step != "Start" and step not in workflow.steps:
                 raise RuntimeError(f"step {step!r} of this run is no longer in the workflow")
-            if task.status == T.COMPLETED and step != "Start":
-                driver.results[step] = decode_result(task.result, task.result_ref, engine.root,
-                                                     engine.workflows)
-            if task.status == T.WAITING:
+            if task.status == TaskStatus.COMPLETED and step != "Start":
+                driver.results[step] = decode_result(task.result, task.result_ref, host.root,
+                                                     host.load_modules)
+            if task.status == TaskStatus.WAITING:
                 driver._parked[step] = task
             elif task.status in TASK_TERMINAL:
                 driver._finished_steps.add(step)
-                if task.status in (T.FAILED, T.ERROR):
+                if task.status in (TaskStatus.FAILED, TaskStatus.ERROR):
                     driver._failed_steps.append(step)
-                elif task.status == T.REJECTED:
+                elif task.status == TaskStatus.REJECTED:
                     driver._rejected_steps.append(step)
         return driver
 
@@ -95,14 +115,14 @@ class RunDriver(ApprovalParking):
         self._thread.start()
 
     def request_cancel(self, user: str) -> None:
-        self.request_stop(R.CANCELLED, f"cancelled by {user}", user)
+        self.request_stop(RunStatus.CANCELLED, f"cancelled by {user}", user)
 
-    def request_stop(self, status: R, reason: str, actor: str | None = None) -> None:
+    def request_stop(self, status: RunStatus, reason: str, actor: str | None = None) -> None:
         """Ask the driver to end the run with ``status`` (Cancelled, or Error when this process
         is going away); running steps see ``ctx.cancelled``."""
         if self._stop is None:
             self._stop = (status, reason, actor)
-            self._inbox.put(("stop",))
+            self._inbox.put(StopRequested())
 
     def taken(self, row: dict) -> None:
         """The history holds another ending for this run (another process marked it Error
@@ -110,22 +130,23 @@ class RunDriver(ApprovalParking):
         Called by the writer before the flush that found it returns."""
         with self.store.records_lock:
             self.taken_over = True
-            self.run.status = R(row["status"])  # the store's truth, not a transition of ours
+            # the store's truth, not a transition of ours
+            self.run.status = RunStatus(row["status"])
             self.run.error, self.run.ended_at = row["error"], row["ended_at"]
         if self._stop is None:
             self._stop = (self.run.status, row["error"] or "", None)
-        self._inbox.put(("stop",))
+        self._inbox.put(StopRequested())
 
-    def deliver(self, decision: dict) -> None:
+    def deliver(self, decision: Decision) -> None:
         """A recorded approval decision for one of this run's parked steps."""
-        self._inbox.put(("decision", decision))
+        self._inbox.put(Decided(decision))
 
     @property
     def parked(self) -> list[str]:
         return list(self._parked)
 
     # ---- status changes (the only places that set a status) ------------------------------
-    def _set_run(self, status: R, actor: str | None = None, **changes: Any) -> None:
+    def _set_run(self, status: RunStatus, actor: str | None = None, **changes: Any) -> None:
         with self.store.records_lock:
             self.run.status = check_run(self.run.status, status)
             for key, value in changes.items():
@@ -133,12 +154,12 @@ class RunDriver(ApprovalParking):
             self.store.put(run=self.run, event={"run_id": self.run.id, "kind": "run",
                                                 "status": str(status), "actor": actor})
 
-    def _set_task(self, task: TaskRecord, status: T, **changes: Any) -> None:
+    def _set_task(self, task: TaskRecord, status: TaskStatus, **changes: Any) -> None:
         with self.store.records_lock:
             task.status = check_task(task.status, status)
             for key, value in changes.items():
                 setattr(task, key, value)
-            if status == T.COMPLETED:
+            if status == TaskStatus.COMPLETED:
                 self._completed.add(task.step)
             if status in TASK_TERMINAL and self._step_final(task):
                 self._finished_steps.add(task.step)
@@ -151,7 +172,7 @@ class RunDriver(ApprovalParking):
 
     def _step_final(self, task: TaskRecord) -> bool:
         """A failed attempt that will be retried does not finish its step."""
-        if task.status != T.FAILED or task.step == "Start":
+        if task.status != TaskStatus.FAILED or task.step == "Start":
             return True
         return task.attempt > self.wf.steps[task.step].retries
 
@@ -172,7 +193,7 @@ class RunDriver(ApprovalParking):
         try:
             self._loop()
         except Exception as exc:  # a bug or a broken store: the run ends in Error, not Running
-            self._abort(R.ERROR, f"engine error: {type(exc).__name__}: {exc}",
+            self._abort(RunStatus.ERROR, f"engine error: {type(exc).__name__}: {exc}",
                         tb=traceback.format_exc())
         finally:
             self._close_resources()
@@ -185,18 +206,21 @@ class RunDriver(ApprovalParking):
             except Exception as exc:  # wait() says so rather than claim a durable ending
                 self.flush_error = exc
             finally:
-                self.engine._release(self)
+                self.host.on_end(self)
                 self.done.set()
 
     def _loop(self) -> None:
         if not self.tasks:
             now = utcnow()
             start = self._new_task("Start", "start", inputs=self.run.params, started_at=now)
-            self._set_run(R.RUNNING, started_at=now)
-            self._set_task(start, T.RUNNING)
-            self._set_task(start, T.COMPLETED, ended_at=utcnow(), result=self.run.params)
+            self._set_run(RunStatus.RUNNING, started_at=now)
+            self._set_task(start, TaskStatus.RUNNING)
+            self._set_task(start, TaskStatus.COMPLETED, ended_at=utcnow(),
+                           result=self.run.params)
         else:  # resumed: the decision that woke the run is in the store
-            for decision in self.engine.approvals_for(self.run.id, self.parked):
+            with self.store.connect(read_only=True) as con:
+                decisions = approvals.decisions_for(con, self.run.id, self.parked)
+            for decision in decisions:
                 self._decide(decision)
         self._schedule_ready()
         while True:
@@ -210,12 +234,10 @@ class RunDriver(ApprovalParking):
                 if self.released:
                     return
             msg = self._next_message()
-            if msg is None:
-                continue
-            if msg[0] == "decision":
-                self._decide(msg[1])
-            elif msg[0] == "done":
-                self._done(msg[1], msg[2])
+            if isinstance(msg, Decided):
+                self._decide(msg.decision)
+            elif isinstance(msg, StepEnded):
+                self._done(msg.task, msg.outcome)
         if self.taken_over:  # the history has its ending: stop the steps, write nothing
             for task, cancel in self._running.values():
                 cancel.set()
@@ -225,13 +247,13 @@ class RunDriver(ApprovalParking):
         elif self._failed_steps:
             first = self._failed_steps[0]
             error = next(t.error for t in reversed(self.tasks) if t.step == first)
-            self._finish(R.FAILED, f"step {first!r} failed: {error}")
+            self._finish(RunStatus.FAILED, f"step {first!r} failed: {error}")
         elif self._rejected_steps:
             first = self._rejected_steps[0]
             error = next(t.error for t in reversed(self.tasks) if t.step == first)
-            self._finish(R.REJECTED, f"step {first!r} {error}")
+            self._finish(RunStatus.REJECTED, f"step {first!r} {error}")
         else:
-            self._finish(R.COMPLETED, None)
+            self._finish(RunStatus.COMPLETED, None)
 
     def _close_resources(self) -> None:
         """Shut down what the run's steps opened (a kernel), whatever the ending."""
@@ -252,34 +274,32 @@ class RunDriver(ApprovalParking):
                     and not self._blocked(name):
                 self._submit(name, 1)
 
-    def _done(self, task: TaskRecord, outcome: tuple) -> None:
+    def _done(self, task: TaskRecord, outcome: Succeeded | Failed) -> None:
         if self._running.get(task.step, (None,))[0] is not task:
             return  # a late answer from an attempt already timed out or cancelled
         del self._running[task.step]
         self._deadlines.pop(task.step, None)
-        if outcome[0] == "infra" and outcome[3] and \
-                task.attempt <= self.wf.steps[task.step].retries:  # a lost worker: try again
-            self._set_task(task, T.ERROR, ended_at=utcnow(), error=outcome[1],
-                           traceback=outcome[2])
-            self._delayed.append((time.monotonic() + self.wf.steps[task.step].retry_delay,
-                                  task.step, task.attempt + 1))
+        if isinstance(outcome, Failed) and outcome.infrastructure:
+            self._set_task(task, TaskStatus.ERROR, ended_at=utcnow(), error=outcome.message,
+                           traceback=outcome.traceback)
+            step = self.wf.steps[task.step]
+            if outcome.retryable and task.attempt <= step.retries:  # a lost worker: again
+                self._delayed.append((time.monotonic() + step.retry_delay, task.step,
+                                      task.attempt + 1))
+            else:
+                self.request_stop(RunStatus.ERROR, f"step {task.step!r}: {outcome.message}")
             return
-        if outcome[0] == "infra":
-            self._set_task(task, T.ERROR, ended_at=utcnow(), error=outcome[1],
-                           traceback=outcome[2])
-            self.request_stop(R.ERROR, f"step {task.step!r}: {outcome[1]}")
+        if isinstance(outcome, Failed):
+            self._fail(task, outcome.message, outcome.traceback)
             return
-        if outcome[0] != "ok":
-            self._fail(task, outcome[1], outcome[2])
-            return
-        self.results[task.step] = outcome[1]
-        self._set_task(task, T.COMPLETED, ended_at=utcnow(), result=outcome[2],
-                       result_ref=outcome[3])
+        self.results[task.step] = outcome.value
+        self._set_task(task, TaskStatus.COMPLETED, ended_at=utcnow(), result=outcome.stored,
+                       result_ref=outcome.ref)
         self._schedule_ready(self.wf.children()[task.step])
 
-    def _next_message(self):
+    def _next_message(self) -> InboxMessage | None:
         """Wait for a worker's report, a decision or a cancel; on a timeout or a due retry,
-        act on it."""
+        act on it (and return None)."""
         if not self._deadlines and not self._delayed:
             return self._inbox.get()  # the common case: nothing can time out
         now = time.monotonic()
@@ -309,7 +329,8 @@ class RunDriver(ApprovalParking):
 
     def _fail(self, task: TaskRecord, error: str, tb: str) -> None:
         step = self.wf.steps[task.step]
-        self._set_task(task, T.FAILED, ended_at=utcnow(), error=error, traceback=tb or None)
+        self._set_task(task, TaskStatus.FAILED, ended_at=utcnow(), error=error,
+                       traceback=tb or None)
         if task.attempt <= step.retries:
             self._delayed.append((time.monotonic() + step.retry_delay, task.step,
                                   task.attempt + 1))
@@ -322,7 +343,7 @@ class RunDriver(ApprovalParking):
         for name in self.wf.order():
             if name in downstream and name not in self._scheduled:
                 skipped = self._new_task(name, self.wf.steps[name].kind)
-                self._set_task(skipped, T.SKIPPED, ended_at=utcnow(),
+                self._set_task(skipped, TaskStatus.SKIPPED, ended_at=utcnow(),
                                error=f"upstream step {step!r} did not complete")
 
     def _submit(self, name: str, attempt: int) -> None:
@@ -336,47 +357,40 @@ class RunDriver(ApprovalParking):
         sink = self._sinks[task.id] = Sink()
         self._running[name] = (task, cancel)
         ctx = RunContext(self.run.id, self.wf.name, name, attempt, self.args,
-                         self.engine.root, cancel, self.run.created_by, self.resources,
+                         self.host.root, cancel, self.run.created_by, self.resources,
                          self.wf)
         inputs = Inputs(self.args, self.results, self.wf, name)
-        self.engine.executor.submit(self._execute, step, task, ctx, inputs, sink)
+        self.host.executor.submit(self._execute, step, task, ctx, inputs, sink)
 
-    def _execute(self, step, task: TaskRecord, ctx: RunContext, inputs: "Inputs", sink: Sink):
+    def _execute(self, step, task: TaskRecord, ctx: RunContext, inputs: Inputs, sink: Sink):
         """Runs in an executor worker: the step body, its output captured, its outcome reported."""
         with self.store.records_lock:
-            if task.status != T.PENDING:
+            if task.status != TaskStatus.PENDING:
                 return  # cancelled or timed out before a worker got to it
-            self._set_task(task, T.RUNNING, started_at=utcnow())
+            self._set_task(task, TaskStatus.RUNNING, started_at=utcnow())
         if step.timeout:  # the clock starts when the step does, not while it waits for a worker
             self._deadlines[step.name] = time.monotonic() + step.timeout
-            self._inbox.put(("started",))
+            self._inbox.put(StepStarted())
+        outcome: Succeeded | Failed
         try:
             with capture(sink):
-                value = self.engine.executor.run_step(step, ctx, inputs)
-            stored, ref = encode_result(value, self.engine.root,
-                                        self.engine.artifacts / self.run.id,
+                value = self.host.executor.run_step(step, ctx, inputs)
+            stored, ref = encode_result(value, self.host.root,
+                                        self.host.artifacts / self.run.id,
                                         f"{step.name}-{task.attempt}")
-            outcome = ("ok", value, stored, ref)
-        except InfrastructureError as exc:  # the kernel died ...: Error, not Failed
-            outcome = ("infra", f"{type(exc).__name__}: {exc}", traceback.format_exc(),
-                       getattr(exc, "retryable", False))
+            outcome = Succeeded(value, stored, ref)
         except BaseException as exc:  # noqa: BLE001 - a step may raise anything, SystemExit too
-            name = type(exc).__name__
-            message = getattr(exc, "message_override", None) or (
-                str(exc) if name == "NotebookFailed" else f"{name}: {exc}")
-            tb = getattr(exc, "step_traceback", None) or traceback.format_exc()
-            outcome = ("infra" if getattr(exc, "infrastructure", False) else "error", message,
-                       tb, False)
+            outcome = failure(exc, traceback.format_exc())  # a dead kernel: Error, not Failed
         if ctx.notebook:
             with self.store.records_lock:
                 task.notebook = ctx.notebook
-        self._inbox.put(("done", task, outcome))
+        self._inbox.put(StepEnded(task, outcome))
 
     # ---- endings -------------------------------------------------------------------------
-    def _abort(self, status: R, error: str, actor: str | None = None,
+    def _abort(self, status: RunStatus, error: str, actor: str | None = None,
                tb: str | None = None) -> None:
         """End every unfinished task and the run with ``status`` (Cancelled or Error)."""
-        task_status = T.CANCELLED if status == R.CANCELLED else T.ERROR
+        task_status = TaskStatus.CANCELLED if status == RunStatus.CANCELLED else TaskStatus.ERROR
         for task, cancel in self._running.values():
             cancel.set()
         self._running.clear()
@@ -388,7 +402,7 @@ class RunDriver(ApprovalParking):
                                traceback=tb)
         self._finish(status, error, actor)
 
-    def _finish(self, status: R, error: str | None, actor: str | None = None) -> None:
+    def _finish(self, status: RunStatus, error: str | None, actor: str | None = None) -> None:
         if self.run.status != status:
             self._set_run(status, actor, ended_at=utcnow(), error=error)
 

@@ -23,8 +23,8 @@
     after = ["extract"]
 
 Every problem is reported at once, each naming the file, the line and the field
-(``steps.extract.timeout``); nothing is half loaded. ``editing.apply_changes`` edits the file's text
-in place (comments and layout kept) and the result is checked by the very code that loads it.
+(``steps.extract.timeout``); nothing is half loaded. ``services/edits.apply_changes`` edits
+the file's text in place (comments and layout kept) and the result is checked by the very code that loads it.
 """
 from __future__ import annotations
 

@@ -18,12 +18,14 @@ import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 
 from . import declarative
 from ..core import pysource
 from .declarative import SUFFIX, is_declared
 from ..core.errors import DeclarationError, LoadError, WorkflowError
-from .workflow import Workflow
+from .notebook_workflows import notebook_workflow
+from .workflow import Workflow, check_kinds
 
 __all__ = ["LoadError", "Loader", "WorkflowProblem", "module_name"]
 
@@ -108,8 +110,8 @@ def _definition_line(file: Path, name: str) -> int | None:
 class _File:
     """Loads one file: its valid workflows, and a problem for whatever is not."""
 
-    def __init__(self, file: Path, where: str):
-        self.file, self.where = file, where
+    def __init__(self, file: Path, where: str, kinds: Collection[str] | None = None):
+        self.file, self.where, self.kinds = file, where, kinds
         self.workflows: list[Workflow] = []
         self.problems: list[WorkflowProblem] = []
         self.notebooks: set[str] = set()  # notebook steps' files: a missing one is a problem
@@ -144,7 +146,6 @@ class _File:
             self._validated(wf)  # already valid: this notes its notebooks
 
     def _notebook(self) -> None:
-        from ..steps.notebooks import notebook_workflow
         try:
             wf = notebook_workflow(self.file)
         except WorkflowError as exc:  # unreadable, or its tags make no valid workflow
@@ -200,6 +201,8 @@ class _File:
         self.notebooks.update(s.options["path"] for s in wf.steps.values()
                               if s.kind == "notebook" and s.options.get("path"))
         try:
+            if self.kinds is not None:  # a step no executor can run: refused now
+                check_kinds(wf, self.kinds)
             wf.validate()
         except WorkflowError as exc:
             self.problem(self._line(wf, exc.step), str(exc), [wf.name])
@@ -216,10 +219,12 @@ class _File:
 
 class Loader:
     """Keeps the workspace's workflows and the problems of its broken files, reloading when the
-    files under its paths change."""
+    files under its paths change. Given ``kinds`` (the step kinds that can be executed), a
+    workflow with a step of another kind is refused."""
 
-    def __init__(self, paths: list[Path], root: Path):
-        self.paths, self.root = paths, root
+    def __init__(self, paths: list[Path], root: Path, *,
+                 kinds: Collection[str] | None = None):
+        self.paths, self.root, self.kinds = paths, root, kinds
         self._lock = threading.Lock()
         self._stamp: tuple | None = None
         self._notebooks: list[str] = []  # the notebook steps' files, watched like the others
@@ -260,7 +265,7 @@ class Loader:
         with self._lock:
             stamp = self._current_stamp()
             if stamp != self._stamp:
-                files = [_File(Path(f), self._where(Path(f))).load(self.root)
+                files = [_File(Path(f), self._where(Path(f)), self.kinds).load(self.root)
                          for f, _, _ in stamp[0]]
                 self._workflows, self._problems = self._refuse_duplicates(files)
                 self._notebooks = sorted({n for f in files for n in f.notebooks})

@@ -4,8 +4,8 @@ else nbformat), and the parameters its ``parameters`` cell declares (papermill's
 Finding the workflows of a workspace reads its notebooks here, as plain JSON (:func:`scan`):
 nbformat, papermill and jupyter_client cost seconds to import (nbformat's validation imports
 jsonschema, whose URI checks build a grammar at import), so they are imported when a notebook
-step runs (:mod:`.notebooks`), or for a file that is not plain nbformat 4, not to list the
-workflows.
+step runs (:mod:`wfnb.engine.steps.notebooks`), or for a file that is not plain nbformat 4,
+not to list the workflows.
 """
 from __future__ import annotations
 

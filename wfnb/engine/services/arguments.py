@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core.params import Param
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..api import Engine
+from ..core.records import RunRecord
+from ..model.workflow import Workflow
 
 _DECODE = {"date": dt.date.fromisoformat, "datetime": dt.datetime.fromisoformat}
 
@@ -41,14 +40,12 @@ def from_stored(params: list[Param], stored: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def rerun_arguments(engine: "Engine", run_id: str,
-                    overrides: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The workflow of ``run_id`` and the values to start it again with: its stored arguments,
-    typed again, updated by ``overrides``. NotFound for an unknown run; no permission check
-    (starting the run checks RUN_WORKFLOW)."""
-    parent, _ = engine._load(run_id)
-    wf = engine._workflow(parent.workflow)
-    return wf.name, {**from_stored(wf.params, parent.params), **overrides}
+def rerun_arguments(parent: RunRecord, wf: Workflow,
+                    overrides: dict[str, Any]) -> dict[str, Any]:
+    """The values to start ``parent``'s workflow ``wf`` again with: its stored arguments,
+    typed again, updated by ``overrides``. No permission check (starting the run checks
+    RUN_WORKFLOW)."""
+    return {**from_stored(wf.params, parent.params), **overrides}
 
 
 __all__ = ["from_stored", "rerun_arguments"]

@@ -16,7 +16,7 @@ import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..model import declarative
 from ..model.declarative import EDITABLE
@@ -25,8 +25,10 @@ from ..model.workflow import Workflow
 from ..core.params import Param, coerce
 from ..core.records import utcnow
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..api import Engine
+from ..store import versions
+from ..store.store import Store
+from .catalog import Catalog
+from .guard import Guard
 
 _save_lock = threading.Lock()
 _remembered: set[tuple[str, str, str]] = set()   # (history, workflow, version) stored
@@ -44,33 +46,36 @@ def _file_lock(path: Path):
 
 
 class WorkflowEdits:
-    """Mixin of :class:`~wfnb.engine.api.Engine`: versions, checks and saves."""
+    """Versions, checks and saves of declared workflows."""
 
-    def editable(self: "Engine", workflow: str | Workflow) -> bool:
+    def __init__(self, guard: Guard, catalog: Catalog, store: Store):
+        self.guard, self.catalog, self.store = guard, catalog, store
+
+    def editable(self, workflow: str | Workflow) -> bool:
         """Whether this user may edit ``workflow`` here (declared in a file, UPDATE_WORKFLOW)."""
-        wf = self._workflow(workflow)
-        return wf.declaration is not None and self.can("UPDATE_WORKFLOW", wf)
+        wf = self.catalog.workflow(workflow)
+        return wf.declaration is not None and self.guard.can("UPDATE_WORKFLOW")
 
-    def check_workflow(self: "Engine", workflow: str | Workflow,
+    def check_workflow(self, workflow: str | Workflow,
                        changes: dict[str, Any]) -> Workflow:
         """The workflow as ``changes`` would make it, or DeclarationError listing every problem
         (each with its field and line). Nothing is written."""
-        self._require("LIST_WORKFLOWS", f"see workflow {workflow!r}")
+        self.guard.require("LIST_WORKFLOWS", f"see workflow {workflow!r}")
         wf = self._declared(workflow)
         path = Path(wf.declaration["path"])
         _, new = self._changed(wf, path, changes)
         return new
 
-    def save_workflow(self: "Engine", workflow: str | Workflow, changes: dict[str, Any], *,
+    def save_workflow(self, workflow: str | Workflow, changes: dict[str, Any], *,
                       base_version: str | None = None) -> Workflow:
         """Apply ``changes`` (see :func:`apply_changes`) and save the file as a new
         version. Needs UPDATE_WORKFLOW. ``base_version`` (the version the editor showed) guards
         against overwriting someone else's save: EditConflict when the file moved on."""
         wf = self._declared(workflow)
-        self._require("UPDATE_WORKFLOW", f"edit workflow {wf.name!r}")
+        self.guard.require("UPDATE_WORKFLOW", f"edit workflow {wf.name!r}")
         path = Path(wf.declaration["path"])
         with _save_lock, _file_lock(path):  # this process's threads, and other processes
-            wf = self._workflow(wf.name)  # the file as it is now
+            wf = self.catalog.workflow(wf.name)  # the file as it is now
             if base_version is not None and base_version != wf.version:
                 raise EditConflict(f"{path}: workflow {wf.name!r} changed since it was opened "
                                    f"(version {base_version} is now {wf.version}); reopen it "
@@ -78,7 +83,7 @@ class WorkflowEdits:
             text, new = self._changed(wf, path, changes)
             if text == wf.declaration["text"]:
                 return wf
-            self._remember_version(wf)  # the version being replaced, if never run
+            self.remember_version(wf)  # the version being replaced, if never run
             if path.read_text(encoding="utf-8") != wf.declaration["text"]:  # edited by hand
                 raise EditConflict(f"{path}: the file changed while the edit was checked; "
                                    "reopen it and edit again")
@@ -86,34 +91,33 @@ class WorkflowEdits:
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)  # readers see the old file or the new one, never half
             new.declaration["text"] = text
-            self._remember_version(new, origin="editor")
+            self.remember_version(new, origin="editor")
             self.store.put(event={"run_id": None, "kind": "workflow", "status": "saved",
-                                  "actor": self.user,
+                                  "actor": self.guard.user,
                                   "data": json.dumps({"workflow": wf.name,
                                                       "version": new.version})})
-        return self._workflow(wf.name)
+        return self.catalog.workflow(wf.name)
 
-    def workflow_versions(self: "Engine", workflow: str) -> list[dict[str, Any]]:
+    def workflow_versions(self, workflow: str) -> list[dict[str, Any]]:
         """The versions of a declared workflow this workspace has kept, newest first: version,
         saved_at, saved_by, origin ("editor", or "file": a version found on disk, by a run or
         before an edit)."""
-        self._require("LIST_WORKFLOWS", f"see workflow {workflow!r}")
-        return self.store.query(
-            "SELECT version, saved_at, saved_by, origin, path FROM workflow_versions "
-            "WHERE workflow = ? ORDER BY saved_at DESC", [workflow])
+        self.guard.require("LIST_WORKFLOWS", f"see workflow {workflow!r}")
+        with self.store.connect(read_only=True) as con:
+            return versions.listing(con, workflow)
 
-    def workflow_source(self: "Engine", workflow: str, version: str) -> str:
+    def workflow_source(self, workflow: str, version: str) -> str:
         """The text of one kept version (what a run of that version ran)."""
-        self._require("LIST_WORKFLOWS", f"see workflow {workflow!r}")
-        rows = self.store.query("SELECT text FROM workflow_versions WHERE workflow = ? AND "
-                                "version = ?", [workflow, version])
-        if not rows:
+        self.guard.require("LIST_WORKFLOWS", f"see workflow {workflow!r}")
+        with self.store.connect(read_only=True) as con:
+            text = versions.text(con, workflow, version)
+        if text is None:
             raise NotFound(f"workflow {workflow!r} has no kept version {version!r}")
-        return rows[0]["text"]
+        return text
 
     # ---- internals ------------------------------------------------------------------------
-    def _declared(self: "Engine", workflow: str | Workflow) -> Workflow:
-        wf = self._workflow(workflow)
+    def _declared(self, workflow: str | Workflow) -> Workflow:
+        wf = self.catalog.workflow(workflow)
         if wf.declaration is None:
             where = f" ({wf.source})" if wf.source else ""
             raise WfnbError(f"workflow {wf.name!r} is defined in Python{where}: edit its code; "
@@ -135,17 +139,16 @@ class WorkflowEdits:
                                                 "the name cannot be changed here")])
         return text, new
 
-    def _remember_version(self: "Engine", wf: Workflow, origin: str = "file") -> None:
+    def remember_version(self, wf: Workflow, origin: str = "file") -> None:
         """Keep the text of a declared workflow's version (once per workspace)."""
         if wf.declaration is None:
             return
         key = (str(self.store.path), wf.name, wf.version)
         if key in _remembered:
             return
-        self.store.transact(lambda con: con.execute(
-            "INSERT INTO workflow_versions VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [wf.name, wf.version, wf.declaration["path"], wf.declaration["text"],
-             self.user if origin == "editor" else None, utcnow(), origin]))
+        self.store.transact(lambda con: versions.keep(
+            con, wf.name, wf.version, wf.declaration["path"], wf.declaration["text"],
+            self.guard.user if origin == "editor" else None, utcnow(), origin))
         _remembered.add(key)
 
 

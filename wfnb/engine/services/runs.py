@@ -2,25 +2,40 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from ..core.errors import StoreError, WfnbError
 from ..core.records import RunRecord, TaskRecord
+from ..core.states import RUN_TERMINAL, TaskStatus
+from ..execution.liveness import Liveness
+from ..execution.runner import RunDriver
 from ..steps.results import decode_result
-from ..core.states import RUN_TERMINAL
+from ..store.runs import load_run
+from ..store.store import Store
+from .catalog import Catalog
+from .guard import Guard
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..api import Engine
-    from ..execution.runner import RunDriver
+
+class RunSource(Protocol):
+    """Where a handle reads its run from, and whom it asks to cancel it (an Engine)."""
+
+    guard: Guard
+    store: Store
+    liveness: Liveness
+    root: Path
+    catalog: Catalog
+
+    def cancel(self, run_id: str, wait: float = 10.0) -> "Run": ...
 
 
 class Run:
     """One execution of a workflow. A run started in this process reads its live state; any
     other is a snapshot of the history, brought up to date by :meth:`refresh` / :meth:`wait`."""
 
-    def __init__(self, engine: "Engine", record: RunRecord, driver: "RunDriver | None" = None,
+    def __init__(self, source: RunSource, record: RunRecord, driver: RunDriver | None = None,
                  tasks: list[TaskRecord] | None = None):
-        self._engine, self._record, self._driver, self._tasks = engine, record, driver, tasks
+        self._source, self._record, self._driver, self._tasks = source, record, driver, tasks
 
     # ---- fields ---------------------------------------------------------------------------
     @property
@@ -52,16 +67,17 @@ class Run:
     @property
     def tasks(self) -> list[TaskRecord]:
         """Tasks in the order they were scheduled, ``Start`` first (one per attempt)."""
-        self._engine._require("VIEW_DETAILS", f"see the tasks of run {self.id}")
-        return self._task_records()
+        self._source.guard.require("VIEW_DETAILS", f"see the tasks of run {self.id}")
+        return self.task_records()
 
-    def _task_records(self) -> list[TaskRecord]:
-        """The tasks, without a permission check (for the engine's own use)."""
+    def task_records(self) -> list[TaskRecord]:
+        """The tasks, without a permission check (for the engine's own use: a test run's
+        session is its user's even without VIEW_DETAILS)."""
         if self._driver is not None:
-            with self._engine.store.records_lock:
+            with self._source.store.records_lock:
                 return list(self._driver.tasks)
         if self._tasks is None:
-            self._tasks = self._engine._load(self.id)[1]
+            self._tasks = load_run(self._source.store, self.id, self._source.root)[1]
         return list(self._tasks)
 
     def task(self, step: str) -> TaskRecord:
@@ -75,29 +91,31 @@ class Run:
     def results(self) -> dict[str, Any]:
         """Stored results of the completed steps (artifacts shown by their description)."""
         return {t.step: t.result for t in self.tasks
-                if t.status.value == "Completed" and t.step != "Start"}
+                if t.status == TaskStatus.COMPLETED and t.step != "Start"}
 
     def result(self, step: str) -> Any:
         """The value ``step`` returned (loaded from its artifact file when it was not JSON)."""
-        self._engine._require("VIEW_DETAILS", f"see the results of run {self.id}")
+        self._source.guard.require("VIEW_DETAILS", f"see the results of run {self.id}")
         if self._driver is not None and step in self._driver.results:
             return self._driver.results[step]
         task = self.task(step)
-        if task.status.value != "Completed":
+        if task.status != TaskStatus.COMPLETED:
             raise WfnbError(f"step {step!r} of run {self.id} did not complete ({task.status})")
-        return decode_result(task.result, task.result_ref, self._engine.root,
-                             self._engine.workflows)
+        return decode_result(task.result, task.result_ref, self._source.root,
+                             self._source.catalog.load_modules)
 
     # ---- actions --------------------------------------------------------------------------
     def refresh(self) -> "Run":
         """Bring a snapshot up to date (a run driven in this process is always current)."""
-        driver = self._engine.liveness.live.get(self.id)
+        live = self._source.liveness.live
+        driver = live.get(self.id)
         if driver is not None:  # e.g. resumed here after an approval
             self._driver = driver
         elif self._driver is None or self._driver.done.is_set():
-            self._engine.liveness.reap()  # a passed deadline is applied while we wait
-            self._record, self._tasks = self._engine._load(self.id)
-            self._driver = self._engine.liveness.live.get(self.id)
+            self._source.liveness.reap()  # a passed deadline is applied while we wait
+            self._record, self._tasks = load_run(self._source.store, self.id,
+                                                 self._source.root)
+            self._driver = live.get(self.id)
         return self
 
     def wait(self, timeout: float | None = None) -> "Run":
@@ -129,7 +147,7 @@ class Run:
                 time.sleep(0.1)  # polling the history: another process (or nobody) has it
 
     def cancel(self) -> "Run":
-        return self._engine.cancel(self.id)
+        return self._source.cancel(self.id)
 
     def to_dict(self) -> dict:
         row = self.record.to_row()

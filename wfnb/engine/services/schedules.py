@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -19,9 +19,13 @@ from croniter import croniter
 from ..core.errors import NotFound, ScheduleError, WfnbError
 from ..core.params import to_jsonable, validate
 from ..core.records import dumps, loads, new_run_id, utcnow
+from ..core.states import RunStatus
+from ..store import schedules as stored
+from ..store.store import Store
+from .catalog import Catalog
+from .guard import Guard
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..api import Engine
     from .runs import Run
 
 CATCHUP = ("none", "latest", "all")
@@ -97,16 +101,17 @@ def to_fire(catchup: str, missed: list[dt.datetime], now: dt.datetime) -> list[d
 
 
 class Schedules:
-    """The engine's schedule operations."""
+    """Adding, listing, pausing, resuming and deleting schedules, and the scheduler's tick."""
 
-    def __init__(self, engine: "Engine"):
-        self.engine = engine
+    def __init__(self, guard: Guard, catalog: Catalog, store: Store, owner_id: str,
+                 submit: Callable[..., "Run"]):
+        self.guard, self.catalog, self.store = guard, catalog, store
+        self.owner_id, self.submit = owner_id, submit
 
     def add(self, workflow: str, cron: str, timezone: str = "UTC",
             params: dict | None = None, catchup: str = "none",
             now: dt.datetime | None = None) -> Schedule:
-        eng = self.engine
-        wf = eng._runnable(workflow)
+        wf = self.catalog.runnable(workflow)
         if not isinstance(cron, str) or not croniter.is_valid(cron):
             raise ScheduleError(f"cron {cron!r} is not a cron expression (like '0 6 * * 1-5':"
                                 " minute hour day-of-month month day-of-week)")
@@ -115,103 +120,93 @@ class Schedules:
             raise ScheduleError(f"catchup {catchup!r} must be one of: {', '.join(CATCHUP)}")
         args = validate(wf.name, wf.params, params or {})  # ParamError now, not at 6 a.m.
         now = now or utcnow()
+        user = self.guard.user
         schedule = Schedule(id=f"sch-{secrets.token_hex(4)}", workflow=wf.name, cron=cron,
                             timezone=timezone,
                             params={k: to_jsonable(v) for k, v in (params or {}).items()
                                     if k in args},
-                            catchup=catchup, paused=False, created_by=eng.user, created_at=now,
+                            catchup=catchup, paused=False, created_by=user, created_at=now,
                             last_fire=None, next_fire=next_after(cron, timezone, now))
 
         def insert(con) -> None:
-            con.execute("INSERT INTO schedules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [schedule.id, schedule.workflow, cron, timezone, dumps(schedule.params),
-                         catchup, False, eng.user, now, None, schedule.next_fire])
-            con.execute("INSERT INTO events (ts, kind, actor, data) VALUES (?, 'schedule', ?, ?)",
-                        [now, eng.user, dumps({"schedule": schedule.id, "action": "created",
-                                               "workflow": wf.name, "cron": cron})])
-        eng.store.transact(insert)
+            stored.insert(con, schedule.to_dict())
+            stored.event(con, now, user, {"schedule": schedule.id, "action": "created",
+                                          "workflow": wf.name, "cron": cron})
+        self.store.transact(insert)
         return schedule
 
-    def list(self) -> list[Schedule]:
-        return [Schedule.from_row(r) for r in self.engine.store.query(
-            "SELECT * FROM schedules ORDER BY next_fire NULLS LAST, id")]
+    def all(self) -> list[Schedule]:
+        """Every schedule, soonest first (no permission check)."""
+        with self.store.connect(read_only=True) as con:
+            return [Schedule.from_row(r) for r in stored.all_rows(con)]
 
     def get(self, schedule_id: str) -> Schedule:
-        rows = self.engine.store.query("SELECT * FROM schedules WHERE id = ?", [schedule_id])
-        if not rows:
+        with self.store.connect(read_only=True) as con:
+            row = stored.row(con, schedule_id)
+        if row is None:
             raise NotFound(f"no schedule with id {schedule_id!r}")
-        return Schedule.from_row(rows[0])
+        return Schedule.from_row(row)
 
     def set_paused(self, schedule_id: str, paused: bool, now: dt.datetime | None = None) -> None:
         schedule = self.get(schedule_id)
-        self.engine._runnable(schedule.workflow)
+        self.catalog.runnable(schedule.workflow)
         now = now or utcnow()
         # resuming starts from now: what was missed while paused is not caught up
         nxt = None if paused else next_after(schedule.cron, schedule.timezone, now)
 
         def update(con) -> None:
-            con.execute("UPDATE schedules SET paused = ?, next_fire = ?, "
-                        "last_fire = coalesce(?, last_fire) WHERE id = ?",
-                        [paused, nxt, None if paused else now, schedule_id])
+            stored.set_paused(con, schedule_id, paused, nxt, None if paused else now)
             self._event(con, now, schedule, "paused" if paused else "resumed")
-        self.engine.store.transact(update)
+        self.store.transact(update)
 
     def _event(self, con, now: dt.datetime, schedule: Schedule, action: str) -> None:
         """Every change is an event: the audit trail, and how other processes' views learn
         of it (the gallery's next run, the schedules view)."""
-        con.execute("INSERT INTO events (ts, kind, actor, data) VALUES (?, 'schedule', ?, ?)",
-                    [now, self.engine.user, dumps({"schedule": schedule.id, "action": action,
-                                                   "workflow": schedule.workflow,
-                                                   "cron": schedule.cron})])
+        stored.event(con, now, self.guard.user, {"schedule": schedule.id, "action": action,
+                                                 "workflow": schedule.workflow,
+                                                 "cron": schedule.cron})
 
     def delete(self, schedule_id: str) -> None:
         schedule = self.get(schedule_id)
-        self.engine._runnable(schedule.workflow)
+        self.catalog.runnable(schedule.workflow)
 
         def remove(con) -> None:
-            con.execute("DELETE FROM schedules WHERE id = ?", [schedule_id])
+            stored.delete(con, schedule_id)
             self._event(con, utcnow(), schedule, "deleted")
-        self.engine.store.transact(remove)
+        self.store.transact(remove)
 
     def claim(self, now: dt.datetime | None = None) -> list[tuple[Schedule, dt.datetime, str]]:
         """In one transaction: the occurrences this scheduler starts, each recorded once."""
         now = now or utcnow()
-        me = self.engine.liveness.owner_id
 
         def take(con) -> list[tuple[Schedule, dt.datetime, str]]:
-            from ..store.store import rows_of
             claimed = []
-            for row in rows_of(con.execute(
-                    "SELECT * FROM schedules WHERE NOT paused AND next_fire <= ?", [now])):
+            for row in stored.due(con, now):
                 schedule = Schedule.from_row(row)
                 since = schedule.last_fire or schedule.created_at
                 missed = occurrences(schedule.cron, schedule.timezone, since, now)
                 for occurrence in to_fire(schedule.catchup, missed, now):
                     run_id = new_run_id()
-                    fired = con.execute(
-                        "INSERT OR IGNORE INTO schedule_fires VALUES (?, ?, ?, ?, ?) "
-                        "RETURNING run_id", [schedule.id, occurrence, run_id, now, me]).fetchall()
-                    if fired:
+                    if stored.fire(con, schedule.id, occurrence, run_id, now, self.owner_id):
                         claimed.append((schedule, occurrence, run_id))
-                con.execute("UPDATE schedules SET last_fire = ?, next_fire = ? WHERE id = ?",
-                            [missed[-1] if missed else schedule.last_fire,
-                             next_after(schedule.cron, schedule.timezone, now), schedule.id])
+                stored.moved_on(con, schedule.id,
+                                missed[-1] if missed else schedule.last_fire,
+                                next_after(schedule.cron, schedule.timezone, now))
             return claimed
-        return self.engine.store.transact(take)
+        return self.store.transact(take)
 
     def run_due(self, now: dt.datetime | None = None) -> list["Run"]:
         """Start the runs of every due occurrence (trigger ``schedule``); returns them."""
         runs = []
         for schedule, occurrence, run_id in self.claim(now):
             try:
-                runs.append(self.engine.submit(
-                    schedule.workflow, dict(schedule.params), trigger="schedule",
-                    run_id=run_id))
+                runs.append(self.submit(schedule.workflow, dict(schedule.params),
+                                        trigger="schedule", run_id=run_id))
             except WfnbError as exc:  # the workflow changed since: say so in the history
-                self.engine.store.put(event={"kind": "schedule", "actor": schedule.created_by,
-                                             "status": "Error", "data": dumps({
-                                                 "schedule": schedule.id, "error": str(exc),
-                                                 "occurrence": occurrence.isoformat()})})
+                self.store.put(event={"kind": "schedule", "actor": schedule.created_by,
+                                      "status": RunStatus.ERROR.value, "data": dumps({
+                                          "schedule": schedule.id, "error": str(exc),
+                                          "occurrence": occurrence.isoformat()})})
         return runs
 
 

@@ -9,18 +9,35 @@ out of the normal history views) and stores every step's result in the session;
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.errors import TestSessionError
+from ..core.records import utcnow
+from ..core.states import RunStatus, TaskStatus
 from ..model.workflow import Step, Workflow
-from ..core.records import dumps, loads, utcnow
 from ..steps.results import decode_result
+from ..store import sessions
+from ..store.store import Store
+from .catalog import Catalog
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..api import Engine
     from .runs import Run
 
 PARAMS = "Start"  # the session row holding the arguments of the last test
+
+
+class BenchHost(Protocol):
+    """What test runs need of a workspace (an Engine is one)."""
+
+    user: str
+    root: Path
+    store: Store
+    catalog: Catalog
+
+    def submit(self, workflow: str | Workflow, params: dict[str, Any] | None = None, *,
+               trigger: str = "manual", parent_id: str | None = None,
+               run_id: str | None = None) -> "Run": ...
 
 
 class TestSession:
@@ -28,58 +45,45 @@ class TestSession:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, engine: "Engine", workflow: str):
-        self.engine, self.workflow = engine, workflow
+    def __init__(self, host: BenchHost, workflow: str):
+        self.host, self.workflow = host, workflow
 
     @property
     def active(self) -> bool:
         """Whether step tests take their upstream values from this session (default: yes)."""
-        rows = self.engine.store.query(
-            'SELECT active FROM test_session_state WHERE "user" = ? AND workflow = ?',
-            [self.engine.user, self.workflow])
-        return bool(rows[0]["active"]) if rows else True
+        with self.host.store.connect(read_only=True) as con:
+            return sessions.is_active(con, self.host.user, self.workflow)
 
     @active.setter
     def active(self, value: bool) -> None:
-        self.engine.store.transact(lambda con: con.execute(
-            "INSERT INTO test_session_state VALUES (?, ?, ?) ON CONFLICT DO UPDATE "
-            "SET active = excluded.active", [self.engine.user, self.workflow, bool(value)]))
+        self.host.store.transact(
+            lambda con: sessions.set_active(con, self.host.user, self.workflow, value))
 
     def show(self) -> dict[str, Any]:
         """Step -> its stored test value (``Start`` holds the arguments of the last test)."""
-        rows = self.engine.store.query(
-            'SELECT step, value, value_ref FROM test_sessions WHERE "user" = ? AND '
-            "workflow = ? ORDER BY updated_at", [self.engine.user, self.workflow])
-        return {r["step"]: decode_result(loads(r["value"]), r["value_ref"], self.engine.root,
-                                         self.engine.workflows) for r in rows}
+        with self.host.store.connect(read_only=True) as con:
+            rows = sessions.values(con, self.host.user, self.workflow)
+        return {step: decode_result(value, ref, self.host.root, self.host.catalog.load_modules)
+                for step, value, ref in rows}
 
     def clear(self) -> None:
-        self.engine.store.transact(lambda con: con.execute(
-            'DELETE FROM test_sessions WHERE "user" = ? AND workflow = ?',
-            [self.engine.user, self.workflow]))
+        self.host.store.transact(
+            lambda con: sessions.clear(con, self.host.user, self.workflow))
 
     def save(self, run: "Run", only: str | None = None) -> None:
         """Keep each completed task's result of a test run (and its arguments), or only
         ``only``'s (a step test: the upstream values it was given stay as they were).
         Unchecked: a test run's session belongs to its user, who may lack VIEW_DETAILS."""
         rows = [(PARAMS, run.params, None)] + [
-            (t.step, t.result, t.result_ref) for t in run._task_records()
-            if t.status.value == "Completed" and t.step != "Start"
+            (t.step, t.result, t.result_ref) for t in run.task_records()
+            if t.status == TaskStatus.COMPLETED and t.step != "Start"
             and (only is None or t.step == only)]
         now = utcnow()
-
-        def write(con) -> None:
-            for step, value, ref in rows:
-                con.execute("INSERT INTO test_sessions VALUES (?, ?, ?, ?, ?, ?, ?) "
-                            "ON CONFLICT DO UPDATE SET value = excluded.value, value_ref = "
-                            "excluded.value_ref, run_id = excluded.run_id, updated_at = "
-                            "excluded.updated_at",
-                            [self.engine.user, self.workflow, step, dumps(value), ref, run.id,
-                             now])
-        self.engine.store.transact(write)
+        self.host.store.transact(lambda con: sessions.keep(
+            con, self.host.user, self.workflow, run.id, now, rows))
 
 
-def _keep_when_done(engine: "Engine", run: "Run", workflow: str,
+def _keep_when_done(engine: BenchHost, run: "Run", workflow: str,
                     only: str | None = None) -> "Run":
     """Save the run's results in the session once it ends (in the background);
     ``run.session_saved`` is set when that is done."""
@@ -88,7 +92,7 @@ def _keep_when_done(engine: "Engine", run: "Run", workflow: str,
     def keep() -> None:
         try:
             run.wait()
-            if only is None or run.status == "Completed":
+            if only is None or run.status == RunStatus.COMPLETED.value:
                 TestSession(engine, workflow).save(run, only=only)
         finally:
             run.session_saved.set()  # type: ignore[attr-defined]
@@ -96,21 +100,21 @@ def _keep_when_done(engine: "Engine", run: "Run", workflow: str,
     return run
 
 
-def start_test(engine: "Engine", workflow: str | Workflow, params: dict) -> "Run":
+def start_test(engine: BenchHost, workflow: str | Workflow, params: dict) -> "Run":
     """The whole workflow as a test, started: trigger ``test``; every result is kept in the
     session when it ends."""
-    wf = engine._runnable(workflow)
+    wf = engine.catalog.runnable(workflow)
     return _keep_when_done(engine, engine.submit(wf, params, trigger="test"), wf.name)
 
 
-def test_run(engine: "Engine", workflow: str | Workflow, params: dict) -> "Run":
+def test_run(engine: BenchHost, workflow: str | Workflow, params: dict) -> "Run":
     """:func:`start_test`, waiting for the end and for the session to hold the results."""
     run = start_test(engine, workflow, params)
     run.session_saved.wait()
     return run
 
 
-def test_step(engine: "Engine", workflow: str | Workflow, step: str,
+def test_step(engine: BenchHost, workflow: str | Workflow, step: str,
               inputs: dict[str, Any]) -> "Run":
     """:func:`start_test_step`, waiting for the end and for the session."""
     run = start_test_step(engine, workflow, step, inputs)
@@ -118,10 +122,10 @@ def test_step(engine: "Engine", workflow: str | Workflow, step: str,
     return run
 
 
-def start_test_step(engine: "Engine", workflow: str | Workflow, step: str,
+def start_test_step(engine: BenchHost, workflow: str | Workflow, step: str,
                     inputs: dict[str, Any]) -> "Run":
     """One step as a test run: its upstream values from ``inputs``, else from the session."""
-    wf = engine._runnable(workflow)
+    wf = engine.catalog.runnable(workflow)
     if step not in wf.steps:
         raise TestSessionError(f"workflow {wf.name!r} has no step {step!r} "
                                f"(steps: {', '.join(wf.steps)})")

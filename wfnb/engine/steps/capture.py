@@ -19,7 +19,8 @@ from collections import deque
 from contextlib import contextmanager
 from typing import Iterator
 
-STEP_LOGGER = "wfnb.step"
+from ..core.context import STEP_LOGGER
+
 _current = threading.local()
 _install_lock = threading.Lock()
 

@@ -7,7 +7,9 @@ tells the processes one step's thread started (``subprocess``, ``os.system``, ``
 *watched*: once its cancel flag is set (the run was cancelled or the step timed out), the
 processes its thread started since the step began get SIGTERM with all their descendants (and
 their process group, when one of them leads its own), then SIGKILL after ``GRACE`` seconds if
-they are still there. A step's processes still running when this process exits are ended too.
+they are still there. A step's processes still running when this process exits are ended too,
+once :func:`install` has registered the exit handler that does it (the engine calls it before
+registering its own; watching a step or ending processes calls it too).
 
 Not ended: processes started by threads the step started itself; processes that had already
 left the step's tree (a double-forked daemon, ``cmd &`` of a shell that has since exited)
@@ -127,6 +129,7 @@ def end(procs: list[Proc], grace: float = GRACE) -> None:
     seconds (in the background)."""
     if not procs:
         return
+    install()  # what outlives its grace period at exit is killed then
     groups = _own_groups(procs)
     _signal(procs, groups, signal.SIGTERM)
     _reaper.kill_later(time.monotonic() + grace, procs, groups)
@@ -238,8 +241,8 @@ class _Reaper:
     def at_exit(self) -> None:
         """The process is exiting and the threads of steps still running die with it: their
         processes get SIGTERM now and SIGKILL after ``AT_EXIT`` seconds, as do those still
-        waiting for their SIGKILL. (Registered on import, before the engine's own exit
-        handler, so it runs after that one has ended the runs as Error.)"""
+        waiting for their SIGKILL. (Registered by :func:`install`, before the engine's own
+        exit handler, so it runs after that one has ended the runs as Error.)"""
         with self._cond:
             watches, later, self._later = list(self._watches), self._later, []
         procs = [p for w in watches for p in _quietly(w.started) or ()]
@@ -262,12 +265,26 @@ def _quietly(fn, *args):
 
 
 _reaper = _Reaper()
-atexit.register(_reaper.at_exit)
+_installed = False
+_install_lock = threading.Lock()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reaper.reset)
 _per_thread = threading.local()   # .ended: when its last watched step ended (ticks)
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _supported: bool | None = None
+
+
+def install() -> None:
+    """Register the exit handler that ends the processes of the steps still running when this
+    process exits (idempotent). Exit handlers run last-registered first: called before the
+    engine registers its own, the runs are ended (as Error) before their processes."""
+    global _installed
+    if _installed:  # every step calls this: no lock once done
+        return
+    with _install_lock:
+        if not _installed:
+            atexit.register(_reaper.at_exit)
+            _installed = True
 
 
 def supported() -> bool:
@@ -286,6 +303,7 @@ def ended_on(cancel: threading.Event) -> Iterator[None]:
     if not supported():
         yield
         return
+    install()  # a step still running at exit has its processes ended
     watch = _Watch(cancel)
     _reaper.add(watch)
     try:
@@ -297,4 +315,4 @@ def ended_on(cancel: threading.Event) -> Iterator[None]:
         _per_thread.ended = _ticks()
 
 
-__all__ = ["ended_on", "end", "tree", "alive", "supported", "Proc", "GRACE"]
+__all__ = ["ended_on", "end", "tree", "alive", "supported", "install", "Proc", "GRACE"]

@@ -1,4 +1,5 @@
-"""Step kinds: how one kind of step is executed, one class each, found by ``Step.kind``."""
+"""Step kinds: how one kind of step is executed, one class each, found by ``Step.kind`` in
+the registry of :mod:`.registry`."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -8,7 +9,7 @@ from ..core.context import RunContext
 from ..model.workflow import Step
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..execution.runner import Inputs
+    from .results import Inputs
 
 
 class StepKind:
@@ -31,7 +32,7 @@ class PythonStep(StepKind):
         kwargs = inputs.everything() if var_kw else inputs.pick(names)
         if "ctx" in names or var_kw:
             kwargs["ctx"] = ctx
-        with ended_on(ctx._cancel):
+        with ended_on(ctx.cancel_event):
             return step.fn(**kwargs)
 
 
@@ -43,5 +44,3 @@ class ApprovalStep(StepKind):
     def execute(self, step: Step, ctx: RunContext, inputs: "Inputs") -> Any:
         raise RuntimeError("approval steps are decided, not executed")
 
-
-STEP_KINDS: dict[str, StepKind] = {k.kind: k for k in (PythonStep(), ApprovalStep())}

@@ -8,7 +8,9 @@ are the steps. Both run on kernels from :mod:`.kernels` (a warm pool when config
   executes the cells on our kernel session (so a pooled kernel, cancel and death detection
   work), while papermill parameterises the notebook and writes the executed copy.
 * Reading notebook files (to find workflows, steps and parameters) is in
-  :mod:`.notebook_files`, which imports none of nbformat, papermill or jupyter_client.
+  :mod:`wfnb.engine.model.notebook_files`, which imports none of nbformat, papermill or
+  jupyter_client; the workflow a notebook is, in :mod:`wfnb.engine.model.notebook_workflows`.
+* The step kinds defined here are listed, with the others, in :mod:`.registry`.
 """
 from __future__ import annotations
 
@@ -17,17 +19,16 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import CellError, NotebookFailed, WorkflowError
+from ..core.errors import CellError, NotebookFailed
 from .kernels import KernelSession, strip_ansi
 from ..model.notebook_files import parameters_of, read, scan
 from ..model.workflow import Step, Workflow
 from ..core.params import to_jsonable
-from .kinds import STEP_KINDS, StepKind
+from .kinds import StepKind
 
 if TYPE_CHECKING:  # pragma: no cover
-
     from ..core.context import RunContext
-    from ..execution.runner import Inputs
+    from .results import Inputs
 
 MIME = "application/vnd.wfnb.output+json"
 
@@ -140,7 +141,7 @@ class NotebookStep(StepKind):
             session.chdir(step.options.get("cwd") or str(path.parent))
             nb = papermill.execute_notebook(
                 str(path), str(out), parameters=values, engine_name="wfnb",
-                kernel_name=session.kernel_name, session=session, cancel=ctx._cancel,
+                kernel_name=session.kernel_name, session=session, cancel=ctx.cancel_event,
                 progress_bar=False, request_save_on_cell_execute=False,
                 autosave_cell_every=3600)
         except PapermillExecutionError as exc:
@@ -234,10 +235,10 @@ class CellStep(StepKind):
                 ctx.resources.setdefault("cleanups", []).append(session.close)
         with session.lock:
             if session.kernel is None:
-                session.open(ctx._cancel)
+                session.open(ctx.cancel_event)
             ctx.notebook = str(session.path.relative_to(ctx.workspace))
             text, outs = session.run_cells([session.new_index(i) for i in
-                                            step.options["cells"]], ctx._cancel)
+                                            step.options["cells"]], ctx.cancel_event)
         if text:
             print(text, end="")
         return outs or None
@@ -274,75 +275,3 @@ class CodeStep(NotebookStep):
                 if len(ran.cells) > 1 and ran.cells[-1].get("outputs"):
                     print(text_of(ran.cells[-1].outputs), end="")
 
-
-STEP_KINDS.update({"notebook": NotebookStep(), "cell": CellStep(), "code": CodeStep()})
-
-
-# ---- notebooks as workflows ------------------------------------------------------------------
-_STEP_TAG = re.compile(r"^step:([A-Za-z_]\w*)$")
-_AFTER_TAG = re.compile(r"^after:([A-Za-z_]\w*)$")
-
-
-def workflow_name(path: Path, meta: dict | None = None) -> str:
-    """The name of the workflow a notebook is: its ``wfnb`` metadata's, else its file name."""
-    name = (meta or {}).get("name") or re.sub(r"\W", "_", path.stem)
-    if not isinstance(name, str):
-        raise WorkflowError(path.stem, f"{path}: metadata 'wfnb' name must be a string")
-    return name if re.match(r"[A-Za-z_]", name) else f"nb_{name}"  # 2024-report: nb_2024_report
-
-
-def notebook_workflow(path: Path) -> Workflow:
-    """A notebook in a workflows folder: its ``step:<name>`` cells are steps (run in one
-    kernel, in notebook order; once any cell has ``after:<name>`` tags, those tags alone order
-    the steps); a notebook without such cells is one papermill step. Parameters come from its
-    ``parameters`` cell in both cases."""
-    nb = scan(path, workflow_name(path))
-    meta = nb.metadata.get("wfnb", {})
-    if not isinstance(meta, dict):
-        raise WorkflowError(workflow_name(path), f"{path}: metadata 'wfnb' must be a mapping "
-                            "(name, title, description, tags)")
-    name = workflow_name(path, meta)
-    title = meta.get("title")
-    description = meta.get("description", "")
-    if title is None:
-        for cell in nb.cells:
-            if cell.cell_type == "markdown":
-                heading = re.search(r"^#+\s*(.+)$", cell.source, re.M)
-                if heading:
-                    title = heading.group(1).strip()
-                    break
-    wf = Workflow(name, title=title, description=description, tags=meta.get("tags", []),
-                  params=parameters_of(nb))
-    wf.source = str(path)
-    params_index = next((i for i, c in enumerate(nb.cells)
-                         if "parameters" in c.metadata.get("tags", [])), -1)
-    steps: list[tuple[str, list[int], list[str]]] = []
-    setup: list[int] = []
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or index == params_index:
-            continue
-        tags = cell.metadata.get("tags", [])
-        names = [m.group(1) for t in tags if (m := _STEP_TAG.match(t))]
-        after = [m.group(1) for t in tags if (m := _AFTER_TAG.match(t))]
-        if names:
-            steps.append((names[0], [index], after))
-        elif steps:
-            steps[-1][1].append(index)  # untagged cells after a step belong to it
-        else:
-            setup.append(index)
-    wf.notebook_options = {"path": str(path), "setup": setup, "parameters_index": params_index,
-                           "kernel": nb.metadata.get("kernelspec", {}).get("name")}
-    if not steps:
-        wf.add_step(Step("notebook", None, kind="notebook",
-                         description=description or f"runs {path.name} with papermill",
-                         options={"path": str(path), "parameters": {},
-                                  "kernel": wf.notebook_options["kernel"]}))
-        return wf
-    # notebook order unless the notebook orders its steps itself with after: tags
-    explicit = any(after for _, _, after in steps)
-    previous = None
-    for step_name, cells, after in steps:
-        deps = tuple(after) if explicit else ((previous,) if previous else ())
-        wf.add_step(Step(step_name, None, deps, kind="cell", options={"cells": cells}))
-        previous = step_name
-    return wf

@@ -25,7 +25,7 @@ from ..core.errors import StoreError
 from ..core.records import RunRecord, TaskRecord, utcnow
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .sharedfile import SharedFile
-from .writer import BatchWriter, _Batch, rollback, rows_of
+from .writer import BatchWriter, Batch, rollback, rows_of
 
 __all__ = ["PerStore", "Store", "rows_of"]
 
@@ -70,7 +70,7 @@ class Store(SharedFile, BatchWriter):
         self.path = path
         self.records_lock = threading.RLock()   # record mutations vs. their serialisation
         self._cond = threading.Condition()
-        self._batch = _Batch()
+        self._batch = Batch()
         self._first_pending: float | None = None
         self._urgent = False
         self._enqueued = 0

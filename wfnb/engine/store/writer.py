@@ -62,7 +62,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict],
 
 
 @dataclass
-class _Batch:
+class Batch:
     runs: dict[str, RunRecord] = field(default_factory=dict)
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
@@ -70,7 +70,7 @@ class _Batch:
     def empty(self) -> bool:
         return not (self.runs or self.tasks or self.events)
 
-    def absorb_newer(self, newer: "_Batch") -> "_Batch":
+    def absorb_newer(self, newer: "Batch") -> "Batch":
         """Put a failed batch back in front of what was queued since (newer rows win)."""
         self.runs.update(newer.runs)
         self.tasks.update(newer.tasks)
@@ -99,7 +99,7 @@ class BatchWriter:
     """The writer side of ``Store`` (which provides ``connect``, the queue and its lock)."""
 
     _cond: threading.Condition
-    _batch: _Batch
+    _batch: Batch
     records_lock: threading.RLock
 
     def _ensure_writer(self) -> None:
@@ -138,7 +138,7 @@ class BatchWriter:
         for fn in list(self._pre_flush):
             fn()
         with self._cond:
-            batch, self._batch = self._batch, _Batch()
+            batch, self._batch = self._batch, Batch()
             generation = self._enqueued
             self._first_pending, self._urgent = None, False
         try:
@@ -171,16 +171,16 @@ class BatchWriter:
                     pass
         return True
 
-    def _commit_apart(self, batch: _Batch) -> tuple[list, list]:
+    def _commit_apart(self, batch: Batch) -> tuple[list, list]:
         """Commit each row of ``batch`` in its own transaction; a row that still fails is
         left out, marked (``_write_failed``: its run's ``wait()`` says so), and an event
         says which and why."""
         after: list = []
         taken: list = []
-        parts = [_Batch()]  # the hooks (heartbeat, cancel requests ...) on their own
-        parts += [_Batch(runs={k: r}) for k, r in batch.runs.items()]
-        parts += [_Batch(tasks={k: t}) for k, t in batch.tasks.items()]
-        parts += [_Batch(events=[e]) for e in batch.events]
+        parts = [Batch()]  # the hooks (heartbeat, cancel requests ...) on their own
+        parts += [Batch(runs={k: r}) for k, r in batch.runs.items()]
+        parts += [Batch(tasks={k: t}) for k, t in batch.tasks.items()]
+        parts += [Batch(events=[e]) for e in batch.events]
         for i, part in enumerate(parts):
             try:
                 more, gone = self._commit(part, hooks=i == 0)
@@ -196,7 +196,7 @@ class BatchWriter:
                     for record in (*part.runs.values(), *part.tasks.values()):
                         record._write_failed = why  # type: ignore[attr-defined]
                 try:
-                    self._commit(_Batch(events=[{
+                    self._commit(Batch(events=[{
                         "ts": utcnow(), "kind": "write_failed", "run_id": next(
                             (r.id for r in part.runs.values()), next(
                                 (t.run_id for t in part.tasks.values()),
@@ -206,7 +206,7 @@ class BatchWriter:
                     pass
         return after, taken
 
-    def _commit(self, batch: _Batch,
+    def _commit(self, batch: Batch,
                 hooks: bool = True) -> tuple[list[Callable[[], None]], list[Callable[[], None]]]:
         """One transaction: the batch's rows, then the hooks. Returns what to run after the
         commit: the hooks' follow-ups, and the adoption of the history's ending by runs
