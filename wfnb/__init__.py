@@ -42,6 +42,18 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'wfnb' has no attribute {name!r}")
 
 
+def _jupyter_server_extension_points() -> list[dict]:
+    """Jupyter Server finds the extension here (enabled by the ``jupyter-config`` file the
+    wheel installs): the REST API and WebSockets under ``/wfnb/api/``."""
+    from .server.app import WfnbExtension
+    return [{"module": "wfnb.server.app", "app": WfnbExtension}]
+
+
+def _jupyter_labextension_paths() -> list[dict]:
+    """The prebuilt JupyterLab extension (``jupyter labextension develop .`` links it)."""
+    return [{"src": "labextension", "dest": "wfnb"}]
+
+
 def __dir__() -> list[str]:
     return sorted(__all__)
 

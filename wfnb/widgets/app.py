@@ -44,7 +44,8 @@ def denied(ws, exc: PermissionDenied) -> ipywidgets.HTML:
 
 
 # what opening a view needs: (capability, what the user may not do without it)
-NEEDS = {"run": ("RUN_WORKFLOW", "run workflow {workflow!r}"),
+NEEDS = {"gallery": ("LIST_WORKFLOWS", "open the gallery"),
+         "run": ("RUN_WORKFLOW", "run workflow {workflow!r}"),
          "rerun": ("RUN_WORKFLOW", "rerun workflow {workflow!r}"),
          "runs": ("VIEW_RUNS", "list runs"), "details": ("VIEW_DETAILS", "see run {run_id}"),
          "editor": ("LIST_WORKFLOWS", "open the editor"),
@@ -100,15 +101,14 @@ class Navigator:
             self._open(content, push=True)
 
     def _open(self, content: dict, push: bool) -> None:
-        action, ws = content.get("action"), self.ws
+        ws = self.ws
         try:
-            if action in NEEDS:  # the engine refuses anyway; this says so in one line
-                capability, what = NEEDS[action]
-                if not ws.can(capability, content.get("workflow")
-                              if capability == "RUN_WORKFLOW" else None):
-                    raise PermissionDenied(ws.user, capability, what.format_map(
-                        {"workflow": content.get("workflow"), "run_id": content.get("run_id")}))
-            view = self._build(content)
+            need = needed(content)
+            if need and not ws.can(need[0], content.get("workflow")
+                                   if need[0] == "RUN_WORKFLOW" else None):
+                # the engine refuses anyway; this says so in one line
+                raise PermissionDenied(ws.user, *need)
+            view = build_view(ws, content, self.nested)
         except PermissionDenied as exc:
             view = denied(ws, exc)
         except WfnbError as exc:  # the run or workflow is gone, the history is busy ...
@@ -116,25 +116,41 @@ class Navigator:
         if view is not None or not push:
             self.show(view, push=push)
 
-    def _build(self, content: dict):
-        action, ws, on = content.get("action"), self.ws, self.nested
-        if action == "run":
-            return RunDialog(ws, content["workflow"], on_intent=on)
-        if action == "rerun":  # the form prefilled with the run's arguments; starts ws.rerun
-            return RunDialog(ws, content["workflow"], values=content.get("params"),
-                             rerun_of=content["run_id"], on_intent=on)
-        if action == "runs":
-            return RunsTable(ws, content.get("workflow"), on_intent=on)
-        if action == "details":
-            return RunDetails(ws, content["run_id"], on_intent=on)
-        if action == "editor":
-            return Editor(ws, content["workflow"], on_intent=on)
-        if action == "inbox":
-            return Inbox(ws, on_intent=on)
-        if action == "schedules":
-            from .schedules_view import SchedulesView  # another view; loaded when first asked
-            return SchedulesView(ws, on_intent=on)
-        return None  # "close" from the root view, or an intent no view answers
+
+def needed(content: dict) -> tuple[str, str] | None:
+    """What opening the view of an intent needs: (capability, what the user may not do
+    without it), or None."""
+    if content.get("action") not in NEEDS:
+        return None
+    capability, what = NEEDS[content["action"]]
+    return capability, what.format_map({"workflow": content.get("workflow"),
+                                        "run_id": content.get("run_id")})
+
+
+def build_view(ws, content: dict, on_intent):
+    """The view an intent asks for (``{"action": "runs", "workflow": ...}``), sending its own
+    intents to ``on_intent``; None for "close" or an intent no view answers. The cell views
+    (the Navigator) and the server's views socket (wfnb.server.views) both open views here."""
+    action, on = content.get("action"), on_intent
+    if action == "gallery":
+        return GalleryCards(ws, on_intent=on)
+    if action == "run":
+        return RunDialog(ws, content["workflow"], values=content.get("params"), on_intent=on)
+    if action == "rerun":  # the form prefilled with the run's arguments; starts ws.rerun
+        return RunDialog(ws, content["workflow"], values=content.get("params"),
+                         rerun_of=content["run_id"], on_intent=on)
+    if action == "runs":
+        return RunsTable(ws, content.get("workflow"), on_intent=on)
+    if action == "details":
+        return RunDetails(ws, content["run_id"], on_intent=on)
+    if action == "editor":
+        return Editor(ws, content["workflow"], on_intent=on)
+    if action == "inbox":
+        return Inbox(ws, on_intent=on)
+    if action == "schedules":
+        from .schedules_view import SchedulesView  # another view; loaded when first asked
+        return SchedulesView(ws, on_intent=on)
+    return None  # "close" from the root view, or an intent no view answers
 
 
 class Gallery(ipywidgets.VBox):
