@@ -25,6 +25,7 @@ async def test_the_user_is_the_jupyter_user_with_the_capabilities_of_their_roles
     assert code == 200
     assert alice["user"] == "alice" and alice["roles"] == ["analyst", "lead"]
     assert alice["workspace"] == str(workspace.resolve())
+    assert alice["contents_path"] is None  # outside the server's root: no file browser path
     caps = alice["capabilities"]
     assert caps["RUN_WORKFLOW"] and caps["APPROVE"] and caps["VIEW_DETAILS"]
     assert not caps["CANCEL_RUN"] and not caps["ADMIN"]
@@ -34,6 +35,13 @@ async def test_the_user_is_the_jupyter_user_with_the_capabilities_of_their_roles
                                                                      "VIEW_RUNS"]
     _, carol = await api.get("me", "carol")
     assert carol["roles"] == [] and not any(carol["capabilities"].values())
+
+
+@pytest.mark.parametrize("inside, expected", [("", ""), ("team/ws", "team/ws"),
+                                               ("../elsewhere", None)])
+def test_the_workspace_is_named_as_the_contents_api_names_files(tmp_path, inside, expected):
+    from wfnb.server.handlers import contents_path
+    assert contents_path(tmp_path / "root" / inside, tmp_path / "root") == expected
 
 
 async def test_a_request_without_valid_credentials_is_refused_and_starts_nothing(api, history):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
@@ -117,10 +118,24 @@ def me(ws) -> dict:
             "capabilities": {c: c in caps for c in CAPABILITIES}, "workspace": str(ws.root)}
 
 
+def contents_path(path: Path, root: Path) -> str | None:
+    """``path`` as JupyterLab's contents API names it: relative to the server's root folder
+    ("" for the root itself), None when outside it (the file browser cannot show it)."""
+    try:
+        inside = path.resolve().relative_to(root.expanduser().resolve()).as_posix()
+    except ValueError:
+        return None
+    return "" if inside == "." else inside
+
+
 class MeHandler(WfnbHandler):
     @web.authenticated
     async def get(self):
-        self.reply(await self.engine(me))
+        answer = await self.engine(me)
+        # where JupyterLab's file browser and documents find the workspace's files
+        answer["contents_path"] = contents_path(Path(answer["workspace"]),
+                                                Path(self.settings["server_root_dir"]))
+        self.reply(answer)
 
 
 # ---- workflows ----------------------------------------------------------------------------
