@@ -72,6 +72,8 @@ class Client:
 
     async def view(self, view_id: str, predicate, timeout: float = 20.0, what: str = "state"):
         """Wait until the state of ``view_id`` satisfies ``predicate``."""
+        if predicate(self.state.get(view_id, {})):
+            return None
         return await self.until(lambda f: f.get("id") == view_id and predicate(
             self.state.get(view_id, {})), timeout, what)
 

@@ -183,12 +183,27 @@ class ViewsSocket(WfnbSocket):
         if view_id in self.views:
             raise ValueError(f"id: a view {view_id!r} is open already")
 
+        # while the view is built, its comm says "opened" with the traits' defaults and then
+        # "update"s its first paint (Live.refresh in __init__); the browser must get the state
+        # as built in one "opened" (a view drawn from the defaults fails: the editor's graph {})
+        lock, held = threading.Lock(), []
+
         def sink(message: dict) -> None:
+            with lock:
+                if held is not None:
+                    held.append(message)
+                    return
             self.push({**message, "id": view_id})
 
         widget = open_view(self._ws(), str(view), args, sink)
         if widget is None:
             raise ValueError(f"view: {view!r} opens nothing")
+        with lock:
+            self.push({"op": "opened", "id": view_id, "state": widget.get_state()})
+            for message in held:  # intents or custom messages sent while it was built
+                if message["op"] not in ("opened", "update"):
+                    self.push({**message, "id": view_id})
+            held = None
         if self.closed:  # the page went while the view was built
             widget.close()
         else:

@@ -75,7 +75,13 @@ function render({ model, el }) {
         t.result ? h("div", {}, h("b", {}, "Result"), h("pre", { class: "wfnb-pre" }, t.result)) : null,
         t.log ? h("div", {}, h("b", {}, "Output"), h("pre", { class: "wfnb-pre wfnb-log" }, t.log)) : null,
         t.traceback ? h("div", {}, h("b", {}, "Traceback"), h("pre", { class: "wfnb-pre" }, t.traceback)) : null,
-        t.notebook ? h("div", {}, h("b", {}, "Executed notebook: "), h("code", {}, t.notebook)) : null)));
+        t.notebook ? h("div", {}, h("b", {}, "Executed notebook: "),
+          // in JupyterLab's Workflows tabs (model "_host" is "lab") it opens as a document
+          model.get("_host") === "lab"
+            ? h("a", { class: "wfnb-open-notebook", href: "#", title: "Open the executed notebook",
+                onclick: (e) => { e.preventDefault(); model.send({ action: "open_notebook", path: t.notebook }); } },
+                t.notebook)
+            : h("code", {}, t.notebook)) : null)));
     }
     const approvals = model.get("approvals") || [];
     patch(root,
