@@ -88,3 +88,27 @@ def test_older_and_newer_page_by_key_and_a_page_stays_put_as_runs_arrive(ws):
     table.status = "Completed"  # a filter starts again from the first page's query
     assert table._cursor is None
     table.close()
+
+
+def test_a_table_of_one_workflow_repaints_for_its_new_runs_not_for_the_others(ws):
+    from wfnb.engine.store.events import EventFeed
+    seen: list[dict] = []
+    unsubscribe = EventFeed.for_store(ws.store).subscribe(seen.extend)
+    daily, everything = RunsTable(ws, "daily_sales"), RunsTable(ws)
+    try:
+        ws.store.flush()
+        seen.clear()
+        other = ws.start("flaky_import")
+        ws.store.flush()
+        pending = poll(lambda: [e for e in seen if e.get("run_id") == other.id
+                                and e.get("status") == "Pending"], timeout=10,
+                       what="the new run's Pending event")
+        assert not daily._relevant(pending)  # under load, a repaint costs a turn on the file
+        assert everything._relevant(pending)
+        mine = ws.start("daily_sales", date="2026-11-23")
+        poll(lambda: any(r["id"] == mine.id for r in daily.rows), timeout=10,
+             what="the daily_sales table to show its new run")
+    finally:
+        unsubscribe()
+        daily.close()
+        everything.close()

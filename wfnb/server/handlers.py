@@ -9,6 +9,7 @@ workflow's runners. A rerun also needs VIEW_DETAILS, as ``wfnb rerun`` does: it 
 parent run's arguments, which the new run then shows its starter."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -204,7 +205,9 @@ class RunsHandler(WfnbHandler):
 
         def start(ws) -> dict:
             may_run(ws, f"run workflow {name!r}")
-            return {"run": models.run(ws.submit(name, params))}
+            run = ws.submit(name, params)
+            ws.store.flush()  # 201 means stored: its Pending event is on the sockets already
+            return {"run": models.run(run)}
         self.reply(await self.engine(start), 201)
 
 
@@ -218,6 +221,37 @@ class RunHandler(WfnbHandler):
             return {"run": models.run(run), "tasks": [models.task(t) for t in tasks],
                     "approvals": [models.approval(p) for p in approvals]}
         self.reply(await self.engine(details))
+
+
+def executed_notebook(ws, run_id: str, name: str) -> dict:
+    """The executed notebook called ``name`` of one of the run's tasks (VIEW_DETAILS), read
+    from the workspace's artifacts: JupyterLab's contents API does not serve them (they live
+    in the hidden ``.wfnb/`` folder), so the lab extension opens them through this."""
+    run = ws.get_run(run_id)
+    tasks = [t for t in run.tasks if t.notebook and Path(t.notebook).name == name]
+    if not tasks:
+        raise NotFound(f"run {run_id} has no executed notebook {name!r}")
+    task = tasks[-1]
+    path = ws.root / task.notebook
+    try:
+        text, stat = path.read_text(encoding="utf-8"), path.stat()
+    except FileNotFoundError:
+        raise NotFound(f"the executed notebook {task.notebook} of run {run_id} "
+                       f"is gone") from None
+    try:
+        content = json.loads(text)
+    except ValueError:  # the step is writing it right now
+        raise ApiError(409, f"the executed notebook {task.notebook} of run {run_id} is "
+                            f"being written; try again when the step has ended") from None
+    return {"name": name, "path": task.notebook, "step": task.step, "attempt": task.attempt,
+            "content": content, "last_modified": dt.datetime.fromtimestamp(
+                stat.st_mtime, dt.timezone.utc)}
+
+
+class NotebookHandler(WfnbHandler):
+    @web.authenticated
+    async def get(self, run_id: str, name: str):
+        self.reply(await self.engine(executed_notebook, run_id, name))
 
 
 class CancelHandler(WfnbHandler):
@@ -237,7 +271,9 @@ class RerunHandler(WfnbHandler):
         def rerun(ws) -> dict:
             may_run(ws, f"rerun run {run_id}")
             ws.get_run(run_id)  # VIEW_DETAILS: a rerun copies the parent's arguments
-            return {"run": models.run(ws.rerun(run_id, **params))}
+            run = ws.rerun(run_id, **params)
+            ws.store.flush()
+            return {"run": models.run(run)}
         self.reply(await self.engine(rerun), 201)
 
 
@@ -344,6 +380,7 @@ HANDLERS: list[tuple[str, type]] = [
     (rf"/wfnb/api/workflows/{PART}/session", SessionHandler),
     (r"/wfnb/api/runs", RunsHandler),
     (rf"/wfnb/api/runs/{PART}", RunHandler),
+    (rf"/wfnb/api/runs/{PART}/notebooks/{PART}", NotebookHandler),
     (rf"/wfnb/api/runs/{PART}/cancel", CancelHandler),
     (rf"/wfnb/api/runs/{PART}/rerun", RerunHandler),
     (rf"/wfnb/api/runs/{PART}/decision", DecisionHandler),

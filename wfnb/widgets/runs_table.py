@@ -3,6 +3,7 @@ me", paged by key in the kernel (only one page ever crosses to the browser), ope
 (their durations count up in the browser); a run's short id opens its details."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anywidget
@@ -77,9 +78,20 @@ class RunsTable(Live, anywidget.AnyWidget):
         # (with "waiting for me": a run that starts waiting)
         shown = {r["id"] for r in self.rows}
         return any(e.get("kind") in ("run", "task") and (e.get("run_id") in shown or (
-            self.page == 0 and e.get("kind") == "run" and e.get("status") == PENDING) or (
-            self.mine and e.get("status") == WAITING))
+            self.page == 0 and e.get("kind") == "run" and e.get("status") == PENDING
+            and self._may_show(e)) or (self.mine and e.get("status") == WAITING))
             for e in events)
+
+    def _may_show(self, event: dict) -> bool:
+        """May a new run's Pending event be a run of this table (its workflow)? A table of
+        one workflow does not repaint for every new run of the others."""
+        if not self.workflow:
+            return True
+        try:
+            workflow = json.loads(event.get("data") or "{}").get("workflow")
+        except (TypeError, ValueError):
+            return True
+        return workflow is None or workflow == self.workflow  # None: an older wfnb wrote it
 
     def _state(self) -> dict[str, Any]:
         ws = self._ws

@@ -64,7 +64,8 @@ class Driving:
             self.store.put(run=record, event={
                 "run_id": record.id, "kind": "run", "status": record.status.value,
                 "actor": self.user,
-                "data": json.dumps({"trigger": trigger, "parent_id": parent_id})})
+                "data": json.dumps({"trigger": trigger, "parent_id": parent_id,
+                                    "workflow": record.workflow})})
         self.liveness.add(driver)
         driver.start()
         return Run(self.source, record, driver)
