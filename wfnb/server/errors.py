@@ -1,4 +1,4 @@
-"""The API's errors: one ``ApiError`` (an HTTP status and a JSON body with ``message``), made
+"""The API's errors: an HTTP status and a JSON body with ``message`` (``answer``), made
 from a bad request or from the engine's exception, so every handler answers errors alike."""
 from __future__ import annotations
 
@@ -28,31 +28,31 @@ STATUS: list[tuple[type[WfnbError], int]] = [
 ]
 
 
-class ApiError(web.HTTPError):
-    """An error answer: ``status`` and the JSON ``body`` (``message`` and more)."""
+def answer(status: int, message: str, **more: Any) -> web.HTTPError:
+    """An error answer: tornado's HTTPError for ``status``, carrying the JSON ``body``
+    (``message`` and more) that ``WfnbHandler.write_error`` sends."""
+    error = web.HTTPError(status, log_message=message.replace("%", "%%"))
+    error.body = {"message": message, **more}
+    return error
 
-    def __init__(self, status: int, message: str, **more: Any):
-        super().__init__(status, log_message=message.replace("%", "%%"))
-        self.body = {"message": message, **more}
 
-
-def bad_request(field: str, problem: str) -> ApiError:
+def bad_request(field: str, problem: str) -> web.HTTPError:
     """400 naming the field of the request (body key or query argument) that is wrong."""
-    return ApiError(400, f"{field}: {problem}", field=field)
+    return answer(400, f"{field}: {problem}", field=field)
 
 
-def not_found(message: str) -> ApiError:
-    return ApiError(404, message)
+def not_found(message: str) -> web.HTTPError:
+    return answer(404, message)
 
 
-def from_engine(ws, exc: WfnbError) -> ApiError:
+def from_engine(ws, exc: WfnbError) -> web.HTTPError:
     """The answer to an engine error raised while acting as ``ws.user``."""
     status = next(code for cls, code in STATUS if isinstance(exc, cls))
     if isinstance(exc, PermissionDenied):
         from ..widgets.app import denied_line  # the one line a view shows for a refusal
-        return ApiError(403, denied_line(ws, exc), capability=exc.capability)
+        return answer(403, denied_line(ws, exc), capability=exc.capability)
     if isinstance(exc, ParamError):  # the form's messages, by field
-        return ApiError(400, str(exc), fields=dict(exc.errors))
+        return answer(400, str(exc), fields=dict(exc.errors))
     if isinstance(exc, BrokenWorkflowError):
-        return ApiError(409, str(exc), problems=[p.to_dict() for p in exc.problems])
-    return ApiError(status, str(exc))
+        return answer(409, str(exc), problems=[p.to_dict() for p in exc.problems])
+    return answer(status, str(exc))

@@ -24,7 +24,7 @@ from ..engine.core.errors import ConfigError, NotFound, WfnbError
 from ..engine.core.states import RunStatus
 from ..engine.services.testbench import start_test, start_test_step
 from . import models
-from .errors import ApiError, bad_request, from_engine
+from .errors import answer, bad_request, from_engine
 from .events import EventsSocket
 from .users import user_name
 
@@ -44,14 +44,14 @@ class WfnbHandler(APIHandler):
 
     async def engine(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(ws, *args)`` on the pool, ``ws`` the engine acting as the Jupyter user; an
-        engine error becomes the ``ApiError`` that answers it."""
+        engine error becomes the HTTP error that answers it (``errors``)."""
         app, user = self.settings["wfnb"], user_name(self)
 
         def call() -> Any:
             try:
                 ws = app.workspace_for(user)
             except WfnbError as exc:  # a broken wfnb.toml, an unreadable history
-                raise ApiError(500 if isinstance(exc, ConfigError) else 503, str(exc)) from None
+                raise answer(500 if isinstance(exc, ConfigError) else 503, str(exc)) from None
             try:
                 return fn(ws, *args)
             except WfnbError as exc:
@@ -65,7 +65,7 @@ class WfnbHandler(APIHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = (kwargs.get("exc_info") or (None, None))[1]
-        if isinstance(exc, ApiError):
+        if isinstance(exc, web.HTTPError) and hasattr(exc, "body"):
             self.set_header("Content-Type", "application/json")
             self.finish(models.dumps(exc.body))
         else:
@@ -241,7 +241,7 @@ def executed_notebook(ws, run_id: str, name: str) -> dict:
     try:
         content = json.loads(text)
     except ValueError:  # the step is writing it right now
-        raise ApiError(409, f"the executed notebook {task.notebook} of run {run_id} is "
+        raise answer(409, f"the executed notebook {task.notebook} of run {run_id} is "
                             f"being written; try again when the step has ended") from None
     return {"name": name, "path": task.notebook, "step": task.step, "attempt": task.attempt,
             "content": content, "last_modified": dt.datetime.fromtimestamp(

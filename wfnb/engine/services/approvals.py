@@ -163,6 +163,7 @@ class Approvals:
     def pending(self, workflow: str | None = None) -> list[PendingApproval]:
         """Approval steps with no decision yet that the user may decide."""
         self.guard.require("APPROVE", "list pending approvals")
+        self.store.flush()  # a run of this process seen waiting is in the store too
         with self.store.connect(read_only=True) as con:
             rows = stored.undecided(con, workflow)
         return [PendingApproval.of_task(row["run_id"], row["workflow"], row["created_by"],
