@@ -303,3 +303,20 @@ def test_cancel_asks_for_confirmation_and_close_returns_to_the_runs_table(ana, l
     details.locator("button.wfnb-back").click()  # the same table as it was
     table.wait_for()
     table.locator(f"tr.wfnb-row[data-key='{run.id}'] .wfnb-status:text-is('Cancelled')").wait_for()
+
+
+def test_a_rerun_links_to_its_parent_in_run_details_and_the_run_dialog(page):
+    rerun = {**details_state()["run"], "trigger": "rerun", "parent_id": "r0"}
+    mount(page, "details", details_state(run=rerun))
+    link = page.locator(".wfnb-run-summary a.wfnb-parent")
+    assert link.inner_text() == "r0"
+    link.click()
+    assert page.evaluate("window.view.sent") == [{"action": "details", "run_id": "r0"}]
+    mount(page, "dialog", {"workflow": {"name": "w", "title": "W", "description": ""},
+                           "fields": [], "values": {}, "errors": {}, "steps": [],
+                           "message": "", "rerun_of": "r0", "decision_errors": {}, "back": "",
+                           "run": {"id": "r1", "status": "Running", "progress": 0.5,
+                                   "error": "", "trigger": "rerun", "parent_id": "r0",
+                                   "duration": None, "since": iso(3)}})
+    page.locator(".wfnb-run-status a.wfnb-parent").click()
+    assert page.evaluate("window.view.sent") == [{"action": "details", "run_id": "r0"}]

@@ -136,3 +136,9 @@ function confirmBox(question, yes, onYes, onNo) {
     h("button", { class: "wfnb-btn wfnb-danger wfnb-confirm-yes", onclick: onYes }, yes),
     h("button", { class: "wfnb-btn wfnb-confirm-no", onclick: onNo }, "Keep it"));
 }
+
+// a rerun's parent run, opened in Run Details (a tab in JupyterLab, the panel in a notebook)
+function parentLink(model, runId) {
+  return h("a", { class: "wfnb-parent", href: "#", title: `Run details of ${runId}`,
+    onclick: (e) => { e.preventDefault(); model.send({ action: "details", run_id: runId }); } }, runId);
+}

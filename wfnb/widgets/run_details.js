@@ -87,7 +87,7 @@ function render({ model, el }) {
     patch(root,
       head(run),
       h("div", { class: "wfnb-run-summary" }, statusBadge(run.status), ` ${pct}% · by ${run.created_by} · ${run.trigger}`,
-        run.parent_id ? ` of ${run.parent_id}` : "",
+        run.parent_id ? [" of ", parentLink(model, run.parent_id)] : "",
         run.duration !== null || run.since ? [" · ", elapsed(run.duration, run.since)] : ""),
       h("div", { class: "wfnb-bar" }, h("div", { style: `width: ${pct}%` })),
       run.error ? h("div", { class: "wfnb-error" }, run.error) : null,

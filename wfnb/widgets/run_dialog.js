@@ -31,7 +31,7 @@ function render({ model, el }) {
     return h("div", { class: "wfnb-progress" },
       h("div", { class: "wfnb-run-status" }, "Run ", h("code", {}, run.id), ": ", statusBadge(run.status),
         ` ${pct}%`, run.duration !== null || run.since ? [" · ", elapsed(run.duration, run.since)] : "",
-        run.parent_id ? h("span", { class: "wfnb-muted" }, ` · rerun of ${run.parent_id}`) : null),
+        run.parent_id ? h("span", { class: "wfnb-muted" }, " · rerun of ", parentLink(model, run.parent_id)) : null),
       h("div", { class: "wfnb-bar", role: "progressbar", "aria-valuenow": pct }, h("div", { style: `width: ${pct}%` })),
       run.error ? h("div", { class: "wfnb-error" }, run.error) : null,
       h("table", { class: "wfnb-table" },
