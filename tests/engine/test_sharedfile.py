@@ -90,3 +90,39 @@ def test_one_busy_process_keeps_the_file_with_nobody_in_line(tmp_path):
     assert store._waiting_writers() == []
     assert not store._hold_over(store.share_hold * 2)  # nobody waits: max_hold applies
     assert store._hold_over(store.max_hold * 1.5)
+
+
+def test_a_writer_waiting_for_its_turn_lets_the_readers_of_its_process_in(tmp_path):
+    import threading
+    ws = wfnb.open(tmp_path / "ws")
+    store = ws.store
+    store.release()
+    holder, release = holding(tmp_path, store.path)
+    note = "INSERT INTO events (ts, kind, actor) VALUES (now(), 'note', 'test')"
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            store.transact(lambda con: con.execute(note))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assert below
+            errors.append(exc)
+
+    first = threading.Thread(target=write)
+    second = threading.Thread(target=write)
+    try:
+        first.start()
+        poll(lambda: store._opener is first, timeout=30, what="the writer waiting its turn")
+        second.start()  # waits for the first (one turn-taker per process), not in flock
+        # the process's own lock is free between the waiting writer's attempts
+        for _ in range(20):
+            assert store._db_lock.acquire(timeout=1.0)
+            assert store._opener is first and store._held is None
+            store._db_lock.release()
+    finally:
+        release.touch()
+        holder.communicate(timeout=60)
+    first.join(timeout=60)
+    second.join(timeout=60)
+    assert not errors and not first.is_alive() and not second.is_alive()
+    assert store._opener is None
+    assert store.query("SELECT count(*) AS n FROM events WHERE kind = 'note'")[0]["n"] == 2

@@ -21,8 +21,15 @@ DuckDB lets one read-write process hold a file at a time. So:
 * a read-write connection is kept ``linger`` after its last use and reused by the next read
   or write of the process, but given up after ``max_hold`` in one go, or ``share_hold``
   while another process waits;
-* within a process one lock serialises connections: the file is attached once at a time
-  (read-only or read-write), under one name;
+* within a process one lock (``_db_lock``) serialises connections: the file is attached
+  once at a time (read-only or read-write), under one name, and the lock files are tried
+  by one thread at a time (``flock`` is per open file description: two threads of one
+  process could both believe they hold ``<history>.lock``). A writer waiting for its turn
+  lets that lock go between attempts (when it holds it once), so the process's readers
+  (its views, its REST reads) read between other processes' turns instead of waiting
+  behind it (a server's p99 from a change to its clients under load halved); the
+  process's other writers wait for it (one turn-taker per process) and use what it opens.
+  A reader keeps the lock while it waits: readers go first, so that wait is short;
 * a process that commits events rings ``<history>.changed``: it writes 8 random bytes in
   its slot of the file (one of 64, by process id), so views in other processes learn of a
   commit by reading 512 bytes every few ms, not by taking the file from its writer to ask
@@ -107,6 +114,9 @@ class SharedFile:
 
     def _init_file(self, path: str) -> None:
         self._db_lock = threading.RLock()       # one DuckDB connection at a time here
+        self._depth = threading.local()         # .n: this thread's holds of it (_hold)
+        self._opener: threading.Thread | None = None  # a writer waiting for its turn ...
+        self._opened = threading.Condition(self._db_lock)  # ... and its end, for the others
         self._held: duckdb.DuckDBPyConnection | None = None  # kept read-write connection
         self._held_since = self._last_use = 0.0
         self._open_cost = 0.003                 # seconds to take the file (a running mean)
@@ -170,11 +180,9 @@ class SharedFile:
         relies on it to refuse writes); ``config``: DuckDB settings for it (implies
         ``strict``)."""
         strict = strict or config is not None
-        with self._db_lock:
+        with self._hold():
             if self._closed:
-                if threading.current_thread() is not threading.main_thread():
-                    raise StoreError(f"the history {self.path} is closed: this process is "
-                                     "exiting")
+                self._refuse_if_closed()
                 strict = strict or read_only  # the main thread, in atexit: nothing is kept
             held = self._held
             if held is not None and (strict or self._hold_over(time.monotonic()
@@ -188,6 +196,9 @@ class SharedFile:
                     finally:
                         self._db_lock.acquire()
                     held = self._held
+            if held is None and not (read_only or strict) and self._opener is not None:
+                self._await_opener()  # it may have opened the file for this write too
+                held = self._held
             if held is None and (read_only or strict):
                 con = self._open(True, config, fresh=strict)
                 try:
@@ -235,7 +246,7 @@ class SharedFile:
             self._closer_wake.wait()
             self._closer_wake.clear()
             while True:
-                with self._db_lock:
+                with self._hold():
                     if self._held is None or self._closed:
                         break
                     now = time.monotonic()
@@ -247,14 +258,15 @@ class SharedFile:
 
     def release(self) -> None:
         """Give the file up now (before this process opens it by other means)."""
-        with self._db_lock:
+        with self._hold():
             self._drop_held()
 
     def close_file(self) -> None:
         """Close the kept connection from this (the main) thread and let no other thread
         open the file again; once this returns, no thread of this process is inside DuckDB
-        on this file (each holds ``_db_lock`` while it is)."""
-        with self._db_lock:
+        on this file (each holds ``_db_lock`` while it is; a writer waiting for its turn is
+        not, and refuses to go on once it has the lock back)."""
+        with self._hold():
             self._closed = True
             self._drop_held()
             if self._instance is not None:
@@ -304,12 +316,15 @@ class SharedFile:
         take turns without paying for failed DuckDB opens (~4 ms each) or back-off gaps.
         Readers go first: a reader holds ``<history>.readers`` (shared) while it waits, and
         writers let it in before they take the file (views stay fresh under load). Writers
-        go about in the order they came (``<history>.queue``)."""
+        go about in the order they came (``<history>.queue``), and let this process's
+        readers in between their attempts (:meth:`_pause`)."""
         if self._lock_fd is None:
             return
         mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
         if shared:
             fcntl.flock(self._readers_fd, fcntl.LOCK_SH)
+        else:
+            self._opener = threading.current_thread()
         since = started = time.monotonic_ns()
         queued = False
         try:
@@ -326,12 +341,58 @@ class SharedFile:
                 if time.monotonic() > deadline:
                     raise StoreError(f"the history {self.path} stayed locked by another "
                                      f"process for {self.lock_timeout:.0f} s") from None
-                time.sleep(0.001)
+                self._pause(shared)
         finally:
             if shared:
                 fcntl.flock(self._readers_fd, fcntl.LOCK_UN)
+            else:
+                self._opener = None
+                self._opened.notify_all()
             if queued:
                 self._dequeue()
+
+    # ---- turns within the process: _db_lock, and a writer that lets it go while it waits ----
+    @contextmanager
+    def _hold(self) -> Iterator[None]:
+        """``_db_lock``, counting this thread's holds: it is an RLock, and a waiting writer
+        lets it go only when held once (a second hold is a connection in use)."""
+        with self._db_lock:
+            self._depth.n = getattr(self._depth, "n", 0) + 1
+            try:
+                yield
+            finally:
+                self._depth.n -= 1
+
+    def _pause(self, shared: bool) -> None:
+        """A millisecond between two attempts to take the file. A writer lets ``_db_lock``
+        go meanwhile, so this process's readers read between other processes' turns; its
+        attempts, and a reader's whole turn, are made holding it, so the two never both
+        believe they hold ``<history>.lock`` (or ``<history>.readers``)."""
+        if shared or getattr(self._depth, "n", 0) != 1:
+            time.sleep(0.001)
+            return
+        self._db_lock.release()
+        try:
+            time.sleep(0.001)
+        finally:
+            self._db_lock.acquire()
+        if self._closed:
+            self._refuse_if_closed()
+
+    def _await_opener(self) -> None:
+        """Wait (``_db_lock`` let go) until the writer of this process that waits for its
+        turn has taken the file, or given up: one turn-taker per process."""
+        while self._opener is not None:
+            if self._depth.n != 1:  # the outer hold is a read: it has the file attached
+                raise StoreError(f"cannot write to the history {self.path} inside a read of it")
+            self._opened.wait()
+        if self._closed:
+            self._refuse_if_closed()
+
+    def _refuse_if_closed(self) -> None:
+        """After :meth:`close_file` only the main thread may open the file."""
+        if threading.current_thread() is not threading.main_thread():
+            raise StoreError(f"the history {self.path} is closed: this process is exiting")
 
     # ---- the writers' queue: (pid, since) per slot of <history>.queue ----------------------
     def _enqueue(self, since: int) -> bool:
