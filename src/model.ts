@@ -101,7 +101,9 @@ export class RemoteModel {
 
   private _connection: ViewsConnection;
   private _id: string;
-  private _state: State = {};
+  // `_host` tells a view where it draws: "lab" (a cell has none), so Run Details offers its
+  // executed notebooks as documents to open; the server never sends it
+  private _state: State = { _host: 'lab' };
   private _dirty: State = {};
   private _listeners = new Map<string, Set<Callback>>();
 }

@@ -57,20 +57,31 @@ export function tabFor(intent: IIntent): ITabInfo | null {
 }
 
 export class Tabs {
-  constructor(app: JupyterFrontEnd, connection: ViewsConnection) {
+  /** `other`: what answers the intents no tab answers (open an executed notebook, ...). */
+  constructor(
+    app: JupyterFrontEnd,
+    connection: ViewsConnection,
+    other: (intent: IIntent) => void = (intent) => console.debug('wfnb: no tab for', intent)
+  ) {
     this._app = app;
     this._connection = connection;
+    this._other = other;
   }
 
   /** The tabs, for the layout restorer: reopened after a reload. */
   readonly tracker = new WidgetTracker<ViewWidget>({ namespace: 'wfnb' });
 
-  /** What the views ask for: open (or bring forward) a tab, or close the view's own tab. */
+  /** What the views ask for: open (or bring forward) a tab, close the view's own tab, or
+   * something else of the shell's (`other`). */
   handle(intent: IIntent, from?: ViewWidget): ViewWidget | null {
     if (intent.action === 'close') {
       if (from && this._keys.has(from)) {
         from.dispose();
       }
+      return null;
+    }
+    if (tabFor(intent) === null) {
+      this._other(intent);
       return null;
     }
     return this.open(intent);
@@ -107,6 +118,7 @@ export class Tabs {
 
   private _app: JupyterFrontEnd;
   private _connection: ViewsConnection;
+  private _other: (intent: IIntent) => void;
   private _open = new Map<string, ViewWidget>();
   private _keys = new Map<ViewWidget, string>();
   private _count = 0;

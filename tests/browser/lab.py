@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -32,14 +33,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(root: Path, app: str, path: str):
-    """A Jupyter server (``jupyterlab`` or ``notebook``) on ``root``; yields the page URL."""
+def serve(root: Path, app: str, path: str, users: dict[str, str] | None = None):
+    """A Jupyter server (``jupyterlab`` or ``notebook``) on ``root``; yields the page URL.
+
+    ``users`` (token -> user name): each token logs in as its user (``tests.identity``), and
+    the URL yielded has no token: add ``?token=<one of them>``. The server then has no token
+    of its own, as under JupyterHub: JupyterLab puts the server's token in its page and sends
+    it with every request, which would make every page act as the server's anonymous user."""
     port, token = free_port(), secrets.token_hex(8)
     # JupyterLab's settings and workspaces under root: a test that switches the theme does not
     # change the user's JupyterLab, nor another test's, and none inherits the user's settings
     env = {**os.environ, "WFNB_WORKSPACE": str(root / "examples"), "WFNB_USER": "tester",
            "JUPYTERLAB_SETTINGS_DIR": str(root / ".lab-settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(root / ".lab-workspaces")}
+    identity = []
+    if users:
+        token = ""
+        identity = ["--ServerApp.identity_provider_class=tests.identity.TokenUsers",
+                    f"--TokenUsers.users={json.dumps(users)}"]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     quiet = root / ".lab-settings" / "@jupyterlab" / "apputils-extension"
     quiet.mkdir(parents=True, exist_ok=True)  # no news question, no update check (closed network)
     (quiet / "notification.jupyterlab-settings").write_text(
@@ -48,7 +60,8 @@ def serve(root: Path, app: str, path: str):
     server = subprocess.Popen(
         [sys.executable, "-m", app, "--no-browser", f"--port={port}",
          f"--ServerApp.token={token}", "--ServerApp.ip=127.0.0.1", "--allow-root",
-         f"--ServerApp.root_dir={root}"], env=env, stdout=log, stderr=subprocess.STDOUT)
+         f"--ServerApp.root_dir={root}", *identity], env=env, stdout=log,
+        stderr=subprocess.STDOUT)
 
     def up() -> bool:
         try:
@@ -58,7 +71,8 @@ def serve(root: Path, app: str, path: str):
             return False
     try:
         poll(up, timeout=90, interval=0.3, what="JupyterLab to answer")
-        yield f"http://127.0.0.1:{port}/{path}?token={token}"
+        yield (f"http://127.0.0.1:{port}/{path}" if users else
+               f"http://127.0.0.1:{port}/{path}?token={token}")
     finally:
         server.terminate()
         try:

@@ -303,6 +303,33 @@ async def test_an_approver_approves_with_inputs_and_rejects_with_a_comment(api, 
     assert body["approvals"] == []
 
 
+@pytest.mark.slow  # a real kernel runs the notebook
+async def test_an_executed_notebook_is_served_to_who_may_see_the_run(api, workspace):
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("print(6 * 7)"))
+    nbformat.write(nb, str(workspace / "workflows" / "tiny.ipynb"))
+    (workspace / "workflows" / "nbflow.py").write_text(
+        "from wfnb import Workflow\n"
+        "wf = Workflow('nbflow', title='Notebook flow')\n"
+        "wf.notebook('tiny', 'tiny.ipynb')\n")
+    run = await api.run("nbflow")
+    done = await api.status(run["id"], "Completed", timeout=120)
+    path = {t["step"]: t["notebook"] for t in done["tasks"]}["tiny"]
+    assert path.startswith(".wfnb/")  # hidden: JupyterLab's contents API does not serve it
+    name = path.rsplit("/", 1)[1]
+    code, body = await api.get(f"runs/{run['id']}/notebooks/{name}")
+    assert code == 200, body
+    assert (body["name"], body["path"], body["step"], body["attempt"]) == (name, path, "tiny", 1)
+    assert is_utc(body["last_modified"])
+    (cell,) = body["content"]["cells"]
+    assert "".join(cell["outputs"][0]["text"]) == "42\n"
+    code, body = await api.get(f"runs/{run['id']}/notebooks/other.ipynb")
+    assert code == 404 and "no executed notebook 'other.ipynb'" in body["message"]
+    code, body = await api.get(f"runs/{run['id']}/notebooks/{name}", "bob")  # no VIEW_DETAILS
+    assert (code, body["capability"]) == (403, "VIEW_DETAILS")
+
+
 async def test_cancel_ends_a_running_run_and_a_second_cancel_is_a_conflict(api, history):
     run = await api.run("slow")
     await api.status(run["id"], "Running")

@@ -245,7 +245,7 @@ def executed_notebook(ws, run_id: str, name: str) -> dict:
                             f"being written; try again when the step has ended") from None
     return {"name": name, "path": task.notebook, "step": task.step, "attempt": task.attempt,
             "content": content, "last_modified": dt.datetime.fromtimestamp(
-                stat.st_mtime, dt.timezone.utc)}
+                stat.st_mtime, dt.UTC)}
 
 
 class NotebookHandler(WfnbHandler):
