@@ -165,15 +165,19 @@ def test_run_stops_following_when_the_run_waits_for_a_decision(wfnb_cli):
 
 
 @pytest.mark.slow
-def test_wfnb_lab_serves_the_gallery_notebook_of_the_workspace(ws, tmp_path):
+def test_wfnb_lab_serves_the_workspace_in_the_workflows_sidebar(ws, tmp_path):
     import socket
+    import threading
     import urllib.request
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "wfnb", "lab", "--no-browser", "--port",
                              str(port), "--workspace", str(ws.root)], cwd=tmp_path,
-                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    said: list[str] = []
+    threading.Thread(target=lambda: said.extend(proc.stdout), daemon=True).start()
 
     def answers():
         try:
@@ -183,12 +187,22 @@ def test_wfnb_lab_serves_the_gallery_notebook_of_the_workspace(ws, tmp_path):
             return None
     try:
         assert poll(answers, timeout=90, interval=0.3, what="JupyterLab to answer")
-        gallery = ws.root / "Gallery.ipynb"  # no notebooks/ here: made in the workspace
-        assert "ws.gallery()" in gallery.read_text()
+        # the server extension behind the sidebar serves this workspace, not the folder
+        poll(lambda: any(f"wfnb: workspace {ws.root}" in line for line in said), timeout=30,
+             what="the wfnb server extension to load the workspace")
+        assert not (ws.root / "Gallery.ipynb").exists()  # nothing written into the workspace
     finally:
         proc.terminate()
         proc.wait(30)
     assert poll(lambda: answers() is None, timeout=30, what="the server to stop with wfnb lab")
+
+
+def test_wfnb_lab_names_a_notebook_that_is_not_there(ws):
+    done = subprocess.run([sys.executable, "-m", "wfnb", "lab", "--no-browser", "--notebook",
+                           "nope.ipynb", "--workspace", str(ws.root)], env=cli_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "--notebook: nope.ipynb is not a file" in done.stderr + done.stdout
 
 
 def test_a_user_without_view_details_is_not_shown_the_tasks_of_their_run(factory):

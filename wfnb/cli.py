@@ -340,9 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("init", None, "make the folder a workspace (wfnb.toml and .wfnb/)")
 
-    p = command("lab", cmd_lab, "open JupyterLab on the gallery notebook of the workspace")
-    p.add_argument("--notebook", help="the notebook to open (default: notebooks/Gallery.ipynb "
-                   "if present, else Gallery.ipynb in the workspace, created if absent)")
+    p = command("lab", cmd_lab, "open JupyterLab with the Workflows sidebar on the workspace")
+    p.add_argument("--notebook", help="a notebook to open as well (e.g. "
+                   "notebooks/Gallery.ipynb, the views in a cell)")
     p.add_argument("--port", type=int, default=8888)
     p.add_argument("--no-browser", action="store_true")
 

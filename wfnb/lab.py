@@ -1,4 +1,5 @@
-"""``wfnb lab``: JupyterLab on the gallery notebook, with the workspace for its kernels."""
+"""``wfnb lab``: JupyterLab with the Workflows sidebar on the workspace (the server extension
+serves it; kernels find it through ``WFNB_WORKSPACE``)."""
 from __future__ import annotations
 
 import os
@@ -6,34 +7,27 @@ import sys
 from pathlib import Path
 
 import wfnb
-
-GALLERY_TEMPLATE = """{
- "cells": [
-  {"cell_type": "markdown", "metadata": {}, "source": ["# Workflows\\n", "\\n", "Run this cell: **Run** on a card opens the form, **View Runs** the history."]},
-  {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [],
-   "source": ["import os\\n", "import wfnb\\n", "\\n", "ws = wfnb.open(os.environ.get(\\"WFNB_WORKSPACE\\", \\".\\"))\\n", "ws.gallery()"]}
- ],
- "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
- "nbformat": 4, "nbformat_minor": 5
-}
-"""
+from wfnb.engine.core.errors import UsageError
 
 
 def cmd_lab(ws: wfnb.Workspace, args) -> int:
-    """JupyterLab on the gallery notebook, with this workspace (WFNB_WORKSPACE for kernels)."""
-    notebook = Path(args.notebook) if args.notebook else Path("notebooks/Gallery.ipynb")
-    if not notebook.exists():
-        notebook = ws.root / "Gallery.ipynb"
-        if not notebook.exists():
-            notebook.write_text(GALLERY_TEMPLATE)
-    notebook = notebook.resolve()
-    root = Path.cwd() if notebook.is_relative_to(Path.cwd()) else notebook.parent
+    """JupyterLab on its start page, the Workflows sidebar open, serving this workspace; with
+    ``--notebook``, that notebook open too."""
+    notebook = Path(args.notebook).resolve() if args.notebook else None
+    if notebook is not None and not notebook.is_file():
+        raise UsageError(f"--notebook: {args.notebook} is not a file")
+    here = Path.cwd()
+    near = notebook.parent if notebook is not None else ws.root
+    root = here if near.is_relative_to(here) else near  # the file browser shows it
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}",
-               f"--port={args.port}", str(notebook.relative_to(root))]
+               f"--port={args.port}"]
+    if notebook is not None:
+        command.append(str(notebook.relative_to(root)))
     if args.no_browser:
         command.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI machines run as root
         command.append("--allow-root")
-    print(f"JupyterLab on {notebook} with the workspace {ws.root}", flush=True)
+    print(f"JupyterLab with the workspace {ws.root} (the Workflows sidebar is on the left)",
+          flush=True)
     # become JupyterLab (exec): stopping `wfnb lab` then stops the server, not just a parent
     os.execve(sys.executable, command, {**os.environ, "WFNB_WORKSPACE": str(ws.root)})
