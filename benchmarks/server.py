@@ -9,7 +9,8 @@ owns a temporary workspace. Prints:
    until an ``update`` frame shows the run, or its new status). A change is a run started or ended by another
    process (``--changer`` below: ``ws.start()`` then ``ws.store.flush()``, and
    ``run.wait()``, each followed by the wall-clock time), or a run started through the
-   server's REST API (``POST runs``: the time its 201 answer arrives). Idle, then with
+   server's REST API (``POST runs``: the time the request is sent; the server answers 201
+   once the run is stored). Idle, then with
    ``benchmarks/load.py``'s workers running on the same workspace. Baseline, in the same
    run: this process's own ``EventFeed`` (subscribed here, as ``load.py`` does), so the
    ratio shows what the server and its socket add. Targets: p50 <= 100 ms, p99 <= 500 ms.
@@ -246,9 +247,10 @@ async def post_runs(server: Server, count: int) -> list[tuple]:
     client, made, rng = AsyncHTTPClient(), [], random.Random(count)
     while len(made) < count:
         await asyncio.sleep(rng.uniform(0.3, 0.9))
+        sent = time.time()  # the user's click: the 201 comes once the run is stored
         answer = await client.fetch(server.request(
             "/wfnb/api/runs", method="POST", body=json.dumps({"workflow": "bench"})))
-        made.append((json.loads(answer.body)["run"]["id"], "start", time.time()))
+        made.append((json.loads(answer.body)["run"]["id"], "start", sent))
     return made
 
 
