@@ -315,3 +315,14 @@ def test_run_from_the_cli_without_view_details_follows_the_run_without_its_tasks
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("of daily_sales started") and " Completed in " in out[-1]
     assert len(out) == 2  # no task lines: they need VIEW_DETAILS
+
+
+def test_an_unknown_workflow_names_the_others_only_to_who_may_list_them(examples):
+    (examples / "wfnb.toml").write_text(ROLES.replace(
+        "[users]", 'starter = ["RUN_WORKFLOW"]\n\n[users]') + 'stan = ["starter"]\n')
+    with pytest.raises(wfnb.NotFound) as stan_sees:
+        wfnb.open(examples, user="stan").start("no_such_flow")
+    # neither the workflows nor the broken files of the workspace
+    assert str(stan_sees.value) == f"no workflow named 'no_such_flow' in {examples.resolve()}"
+    with pytest.raises(wfnb.NotFound, match=r"known: .*daily_sales"):
+        wfnb.open(examples, user="ana").start("no_such_flow")

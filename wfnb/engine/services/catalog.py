@@ -47,6 +47,8 @@ class Catalog:
             raise BrokenWorkflowError(name, refused)
         if name in _given:
             return _given[name]
+        if not self.guard.can("LIST_WORKFLOWS"):  # the names and files are not theirs to see
+            raise NotFound(f"no workflow named {name!r} in {self.root}")
         broken = ""
         if problems:  # it may be in a file that could not be read far enough to know
             problems = sorted(problems, key=lambda p: bool(p.workflows))  # those first
