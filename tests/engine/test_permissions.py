@@ -326,3 +326,19 @@ def test_an_unknown_workflow_names_the_others_only_to_who_may_list_them(examples
     assert str(stan_sees.value) == f"no workflow named 'no_such_flow' in {examples.resolve()}"
     with pytest.raises(wfnb.NotFound, match=r"known: .*daily_sales"):
         wfnb.open(examples, user="ana").start("no_such_flow")
+
+
+def test_a_rerun_copies_arguments_only_a_user_may_see(examples):
+    (examples / "wfnb.toml").write_text(ROLES.replace(
+        "[users]", 'starter = ["RUN_WORKFLOW"]\n\n[users]') + 'stan = ["starter"]\n')
+    anas = wfnb.open(examples, user="ana").run("daily_sales", date="2026-11-23", region="US")
+    stan = wfnb.open(examples, user="stan")
+    with pytest.raises(PermissionDenied, match="VIEW_DETAILS"):
+        stan.rerun(anas.id)
+    root = wfnb.open(examples, user="root")
+    assert root.runs(workflow="daily_sales")[0].id == anas.id  # nothing started
+    assert denied_events(root)[-1] == {"actor": "stan", "cap": "VIEW_DETAILS"}
+    own = stan.run("daily_sales", date="2026-11-24")
+    again = stan.rerun(own.id, region="APAC")  # their own arguments: theirs to copy
+    again.wait()
+    assert again.params["date"] == own.params["date"]

@@ -182,8 +182,13 @@ class Engine:
 
     def rerun_arguments(self, run_id: str, overrides: dict[str, Any]) -> tuple[str, dict]:
         """The workflow of ``run_id`` and the values a rerun starts it with (its stored
-        arguments, typed again, updated by ``overrides``). NotFound for an unknown run."""
+        arguments, typed again, updated by ``overrides``). NotFound for an unknown run;
+        PermissionDenied (VIEW_DETAILS) when the run is another user's and this one may not
+        see runs' arguments: a rerun would show them."""
         parent, _ = load_run(self.store, run_id, self.root)
+        if parent.created_by != self.user and not self.guard.sees_run_fields():
+            self.guard.deny("VIEW_DETAILS", f"rerun run {run_id} (its arguments are "
+                                            "another user's)")
         wf = self.catalog.workflow(parent.workflow)
         return wf.name, rerun_arguments(parent, wf, overrides)
 
