@@ -1,8 +1,9 @@
 // One WebSocket to the server's views (`<base_url>/wfnb/api/views`), shared by every view of
 // the page. Each view registers under its own id; the connection opens it on the server, and
 // opens it again after a reconnect (the server forgets a page's views when its socket closes).
-import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+
+import { Retry, socketUrl } from './socket';
 
 export type State = Record<string, unknown>;
 
@@ -33,9 +34,7 @@ export class ViewsConnection {
 
   /** The socket's URL: the server's WebSocket base URL, with the token when Lab sends it too. */
   get url(): string {
-    const { wsUrl, token, appendToken } = this._settings;
-    const url = URLExt.join(wsUrl, PATH);
-    return appendToken && token ? `${url}?token=${encodeURIComponent(token)}` : url;
+    return socketUrl(this._settings, PATH);
   }
 
   /** Open `spec` on the server as `id`; frames about it go to `handler` until `close(id)`. */
@@ -65,7 +64,7 @@ export class ViewsConnection {
 
   dispose(): void {
     this._disposed = true;
-    clearTimeout(this._timer);
+    this._retry.cancel();
     this._socket?.close();
     this._views.clear();
   }
@@ -88,12 +87,12 @@ export class ViewsConnection {
   }
 
   private _connect(): void {
-    if (this._socket !== null || this._disposed || this._timer !== undefined) {
+    if (this._socket !== null || this._disposed || this._retry.pending) {
       return;
     }
     const socket = (this._socket = new WebSocket(this.url));
     socket.onopen = () => {
-      this._delay = FIRST_DELAY;
+      this._retry.reset();
       for (const [id, { spec }] of this._views) {
         socket.send(JSON.stringify({ op: 'open', id, view: spec.view, args: spec.args }));
       }
@@ -111,11 +110,7 @@ export class ViewsConnection {
         return; // nothing to reopen: the next open() connects again
       }
       // the server went away (restart, network): try again, waiting longer each time
-      this._timer = window.setTimeout(() => {
-        this._timer = undefined;
-        this._connect();
-      }, this._delay);
-      this._delay = Math.min(this._delay * 2, MAX_DELAY);
+      this._retry.schedule(() => this._connect());
     };
   }
 
@@ -139,7 +134,6 @@ export class ViewsConnection {
   private _socket: WebSocket | null = null;
   private _views = new Map<string, { spec: IViewSpec; handler: (frame: IFrame) => void }>();
   private _queue: { op: string; id: string; [key: string]: unknown }[] = [];
-  private _delay = FIRST_DELAY;
-  private _timer: number | undefined = undefined;
+  private _retry = new Retry(FIRST_DELAY, MAX_DELAY);
   private _disposed = false;
 }

@@ -2,9 +2,10 @@
 // status bar, the notifications and the workflow files hear what changed here, and reload only
 // then (the browser never polls the history). The socket reconnects after a drop, and says so:
 // what happened meanwhile was not heard, so listeners load again.
-import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
+
+import { Retry, socketUrl } from './socket';
 
 /** One history event (docs/server-api.md#events). */
 export interface IEvent {
@@ -43,9 +44,7 @@ export class EventsConnection {
   }
 
   get url(): string {
-    const { wsUrl, token, appendToken } = this._settings;
-    const url = URLExt.join(wsUrl, PATH);
-    return appendToken && token ? `${url}?token=${encodeURIComponent(token)}` : url;
+    return socketUrl(this._settings, PATH);
   }
 
   connect(): void {
@@ -54,7 +53,7 @@ export class EventsConnection {
     }
     const socket = (this._socket = new WebSocket(this.url));
     socket.onopen = () => {
-      this._delay = FIRST_DELAY;
+      this._retry.reset();
       if (this._dropped) {
         this._dropped = false;
         this._reconnected.emit();
@@ -78,17 +77,13 @@ export class EventsConnection {
         return;
       }
       this._dropped = true;
-      this._timer = window.setTimeout(() => {
-        this._timer = undefined;
-        this.connect();
-      }, this._delay);
-      this._delay = Math.min(this._delay * 2, MAX_DELAY);
+      this._retry.schedule(() => this.connect());
     };
   }
 
   dispose(): void {
     this._disposed = true;
-    clearTimeout(this._timer);
+    this._retry.cancel();
     this._socket?.close();
     Signal.clearData(this);
   }
@@ -97,8 +92,7 @@ export class EventsConnection {
   private _socket: WebSocket | null = null;
   private _received = new Signal<this, IEvent[]>(this);
   private _reconnected = new Signal<this, void>(this);
-  private _delay = FIRST_DELAY;
-  private _timer: number | undefined = undefined;
+  private _retry = new Retry(FIRST_DELAY, MAX_DELAY);
   private _dropped = false;
   private _disposed = false;
 }

@@ -146,11 +146,7 @@ def workflow_list(ws, only: str | None = None) -> dict:
     problems = [] if only else [p.to_dict() for p in ws.workflow_problems()]
     last = ws.last_runs() if ws.can("VIEW_RUNS") else {}  # can() records no refusal
     runner = ws.can("RUN_WORKFLOW")
-    upcoming: dict[str, Any] = {}
-    for item in ws.schedules():
-        if not item.paused and item.next_fire is not None:
-            upcoming[item.workflow] = min(upcoming.get(item.workflow, item.next_fire),
-                                          item.next_fire)
+    upcoming = ws.scheduling.next_runs()
     shown = [models.workflow(wf, ws.root, runner and ws.guard.among(wf.runners),
                              last.get(wf.name), upcoming.get(wf.name))
              for wf in sorted(found, key=lambda w: w.title.lower())]

@@ -44,12 +44,7 @@ class GalleryCards(Live, anywidget.AnyWidget):
         except Exception as exc:  # the history is locked, say: an error, not an empty gallery
             return {"cards": [], "error": str(exc), "problems": []}
         last = ws.last_runs() if ws.can("VIEW_RUNS") else {}
-        upcoming: dict[str, Any] = {}
-        for schedule in ws.scheduling.all():
-            if not schedule.paused and schedule.next_fire is not None:
-                best = upcoming.get(schedule.workflow)
-                upcoming[schedule.workflow] = min(best, schedule.next_fire) if best else \
-                    schedule.next_fire
+        upcoming = ws.scheduling.next_runs()
         cards = []
         for wf in sorted(workflows, key=lambda w: w.title.lower()):
             info = last.get(wf.name) or {}

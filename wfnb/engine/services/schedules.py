@@ -140,6 +140,16 @@ class Schedules:
         with self.store.connect(read_only=True) as con:
             return [Schedule.from_row(r) for r in stored.all_rows(con)]
 
+    def next_runs(self) -> dict[str, dt.datetime]:
+        """Each scheduled workflow's next run (naive UTC) among its schedules not paused."""
+        soonest: dict[str, dt.datetime] = {}
+        for schedule in self.all():
+            if not schedule.paused and schedule.next_fire is not None:
+                best = soonest.get(schedule.workflow)
+                soonest[schedule.workflow] = min(best, schedule.next_fire) if best \
+                    else schedule.next_fire
+        return soonest
+
     def get(self, schedule_id: str) -> Schedule:
         with self.store.connect(read_only=True) as con:
             row = stored.row(con, schedule_id)
