@@ -126,3 +126,81 @@ def test_a_writer_waiting_for_its_turn_lets_the_readers_of_its_process_in(tmp_pa
     assert not errors and not first.is_alive() and not second.is_alive()
     assert store._opener is None
     assert store.query("SELECT count(*) AS n FROM events WHERE kind = 'note'")[0]["n"] == 2
+
+
+BUSY = """
+    import sys, time
+    from pathlib import Path
+    from wfnb.engine.store.sharedfile import SharedFile
+    from wfnb.engine.store.store import Store
+    SharedFile.share_hold = SharedFile.max_hold = 600.0  # never hands over to others in line
+    store = Store.for_path(sys.argv[1])
+    note = "INSERT INTO events (ts, kind, actor) VALUES (now()::TIMESTAMP, 'note', 'busy')"
+    store.transact(lambda con: con.execute(note))
+    Path(sys.argv[2]).touch()
+    while not Path(sys.argv[3]).exists():
+        store.transact(lambda con: con.execute(note))
+"""
+
+
+def test_a_server_goes_first_past_another_process_that_keeps_writing(tmp_path, factory):
+    """The Jupyter server's store is ``interactive``: its reads, and the writes a request
+    waits for (``flush``), are served while another process keeps the file busy, instead of
+    after that process's turn (here as long as it likes: 600 s)."""
+    factory.module("one", """
+        from wfnb import Workflow
+        wf = Workflow("one")
+        wf.step(lambda: 1, name="a")
+    """)
+    ws = factory.open(user="ana")
+    store = ws.store
+    store.release()
+    busy, release = tmp_path / "busy", tmp_path / "release"
+    writer = spawn(BUSY, store.path, busy, release, stderr=subprocess.PIPE)
+    try:
+        poll(lambda: busy.exists() or writer.poll() is not None, timeout=60, what="busy")
+        assert busy.exists(), writer.communicate()[1]
+        store.interactive = True
+        seen = store.query("SELECT count(*) AS n FROM events WHERE actor = 'busy'")[0]["n"]
+        assert seen >= 1 and writer.poll() is None  # read while it still writes
+        run = ws.start("one")
+        store.flush()
+        assert writer.poll() is None  # stored while it still writes
+        rows = store.query("SELECT status FROM runs WHERE id = ?", [run.id])
+        assert len(rows) == 1
+    finally:
+        store.interactive = False
+        release.touch()
+        out, err = writer.communicate(timeout=60)
+    assert writer.returncode == 0, err
+    assert run.wait(timeout=60).status == "Completed"
+
+
+def test_a_turn_that_goes_first_ends_others_turns_and_passes_the_line(tmp_path):
+    import fcntl
+    ws = wfnb.open(tmp_path / "ws")
+    store = ws.store
+    turn_cost = store._open_cost + store._close_cost
+    assert not store._first_waiting() and not store._hold_over(turn_cost + 0.001)
+    # another process waiting for a turn that goes first holds <history>.first shared
+    with open(store.path + ".first", "rb") as other:
+        fcntl.flock(other, fcntl.LOCK_SH)
+        assert store._first_waiting()
+        assert store._hold_over(turn_cost + 0.001)  # a holder gives the file up at once
+        now = time.monotonic_ns()
+        assert not store._first_in_line(now)  # an ordinary writer lets it go first ...
+        assert store._first_in_line(now - int(store.defer_limit * 1e9) - 1)  # ... not forever
+        fcntl.flock(other, fcntl.LOCK_UN)
+    assert not store._first_waiting() and store._first_in_line(time.monotonic_ns())
+
+
+def test_threads_going_first_together_hold_the_process_s_place_until_the_last_is_served(
+        tmp_path):
+    ws = wfnb.open(tmp_path / "ws")
+    store = ws.store
+    store._press(True)
+    store._press(True)  # a reader and a flushed write, say
+    store._press(False)
+    assert store._first_waiting()  # the other still waits
+    store._press(False)
+    assert not store._first_waiting()

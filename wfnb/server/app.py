@@ -40,6 +40,9 @@ class WfnbExtension(ExtensionApp):
             ws = self._workspaces.get(user)
             if ws is None:
                 ws = self._workspaces[user] = Workspace(self.root, user=user)
+                # people wait for this process's reads and flushes: they go first on the
+                # shared history (see SharedFile.interactive)
+                ws.store.interactive = True
             return ws
 
     def initialize_handlers(self) -> None:

@@ -1,5 +1,6 @@
 """What every view shares: a state built from the engine, refreshed when the history says
-something changed, at most ``MAX_RATE`` times a second, and synced in one batch.
+something changed, at most ``MAX_RATE`` times a second on average (``BURST`` in a row: a
+change after a quiet spell is shown at once), and synced in one batch.
 
 Views run in a kernel whose runs progress on background threads; a view therefore never
 touches its traits from an engine callback directly: the callback only marks the view dirty,
@@ -23,7 +24,8 @@ from ..engine.execution.liveness import VIEW_CHECK_EVERY
 from ..engine.core.states import RUN_ACTIVE
 
 RETRY_FIRST, RETRY_MAX = 0.2, 5.0  # a failed repaint is tried again after 0.2, 0.4 ... 5 s
-MAX_RATE = 10.0  # repaints per second, at most
+MAX_RATE = 10.0  # repaints per second, at most, on average ...
+BURST = 2        # ... and this many in a row after a quiet spell
 ACTIVE = frozenset(s.value for s in RUN_ACTIVE)
 _views: "weakref.WeakSet[Live]" = weakref.WeakSet()
 
@@ -78,6 +80,7 @@ class Live:
     def _repaint_loop(self) -> None:
         import time
         failures = 0
+        tokens, filled = float(BURST), time.monotonic()  # repaints allowed now (a bucket)
         while not self._closed:
             # wakes every VIEW_CHECK_EVERY s (cheap), to check owners while a live run shows
             woke = self._dirty.wait(VIEW_CHECK_EVERY)
@@ -85,6 +88,14 @@ class Live:
                 return
             if not woke and not (self._watching and self._owner_lost()):
                 continue
+            now = time.monotonic()
+            tokens, filled = min(float(BURST), tokens + (now - filled) * MAX_RATE), now
+            if tokens < 1.0:  # throttle: changes meanwhile wait for this paint
+                time.sleep((1.0 - tokens) / MAX_RATE)
+                tokens, filled = 1.0, time.monotonic()
+                if self._closed:
+                    return
+            tokens -= 1.0
             self._dirty.clear()
             try:
                 self.refresh()
@@ -93,8 +104,6 @@ class Live:
                 failures += 1  # even if no event comes (the run's last one may be past)
                 self._closing.wait(min(RETRY_MAX, RETRY_FIRST * 2 ** (failures - 1)))
                 self._dirty.set()
-            if not self._closed:  # throttle: changes meanwhile wait for the next paint
-                time.sleep(1.0 / MAX_RATE)
 
     def _owner_lost(self) -> bool:
         """Has a run's owner gone (its run now ended as Error)? At most one check per

@@ -28,6 +28,7 @@ class EventFeed(PerStore):
     CHECK_EVERY = 0.02  # seconds between looks at the bell of other processes' commits
     MIN_GAP = 0.1       # ... but queries of the events table this far apart at least (a
                         # read takes the file between two writers' turns: see sharedfile)
+    MIN_GAP_FIRST = 0.05  # ... in an interactive process, whose reads go first (sharedfile)
     POLL_EVERY = 0.5    # ... and this far apart at most, should the bell stay silent
 
     def __init__(self, store: Store):
@@ -90,7 +91,8 @@ class EventFeed(PerStore):
             if not self._listeners:
                 continue
             bell, since = self.store.bell(), time.monotonic() - asked
-            if since < self.MIN_GAP or (bell is not None and bell == heard
+            gap = self.MIN_GAP_FIRST if self.store.interactive else self.MIN_GAP
+            if since < gap or (bell is not None and bell == heard
                                         and since < self.POLL_EVERY):
                 continue
             # the bell is read before the query: a ring during the query is heard next time

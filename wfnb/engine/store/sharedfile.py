@@ -9,6 +9,10 @@ DuckDB lets one read-write process hold a file at a time. So:
 * readers go first: a process waiting to read holds ``<history>.readers`` (shared), and a
   writer lets it in before taking the file, and ends its turn for it after ``share_hold``,
   so views stay fresh under load;
+* people first: an ``interactive`` process (the Jupyter server) holds ``<history>.first``
+  (shared) while one of its reads, or a write that a ``flush()`` waits for, waits for the
+  file; a holder ends its turn for it as soon as the turn has paid for itself, and other
+  writers let it pass (for ``defer_limit`` at most);
 * writers take turns about in the order they came: a writer that finds the file taken
   writes (pid, since when) in its slot of ``<history>.queue``, and one that has waited
   ``patience`` goes before those that came after it (who defer for ``defer_limit`` at most:
@@ -110,6 +114,8 @@ class SharedFile:
     yield_pause = 0.005       # and wait this long before taking it again
     patience = 0.1            # a writer that waited this long goes before later ones,
     defer_limit = 2.0         # ... who let it go first for this long at most
+    interactive = False       # this process serves people at a screen: its reads, and the
+                              # writes someone waits for (flush), go before others' turns
     path: str
 
     def _init_file(self, path: str) -> None:
@@ -127,6 +133,9 @@ class SharedFile:
         self._rang = b""                        # what this process last wrote in its bell slot
         self._closer_wake = threading.Event()
         self._closed = False                    # set at exit: no thread but main opens it
+        self._awaited = 0                       # flush() calls waiting for the writer
+        self._pressing = 0                      # threads here that hold <history>.first
+        self._press_lock = threading.Lock()
         threading.Thread(target=self._closer_loop, name="wfnb-store-closer",
                          daemon=True).start()
         try:  # the turn-taking locks of wfnb processes (see _lock_file)
@@ -135,8 +144,12 @@ class SharedFile:
                                                    0o666)
             self._queue_fd: int | None = os.open(f"{path}.queue", os.O_RDWR | os.O_CREAT,
                                                  0o666)
+            self._first_fd: int | None = os.open(f"{path}.first", os.O_RDWR | os.O_CREAT,
+                                                 0o666)
+            self._first_probe_fd: int | None = os.open(f"{path}.first", os.O_RDWR)
         except OSError:  # a read-only folder: DuckDB's own lock still protects the file
             self._lock_fd = self._readers_fd = self._queue_fd = None
+            self._first_fd = self._first_probe_fd = None
         try:
             self._bell_fd: int | None = os.open(f"{path}.changed", os.O_RDWR | os.O_CREAT,
                                                 0o666)
@@ -307,8 +320,9 @@ class SharedFile:
         """Has this process kept the file long enough? (``max_hold``; ``share_hold`` when
         another process waits, or what changing hands costs if that is longer: on a machine
         short of cores taking the file is slow, and turns must not cost more than they do)"""
-        return held_for > self.max_hold or (
-            held_for > max(self.share_hold, self._open_cost + self._close_cost)
+        turn_cost = self._open_cost + self._close_cost
+        return held_for > self.max_hold or (held_for > turn_cost and self._first_waiting()) or (
+            held_for > max(self.share_hold, turn_cost)
             and (self._readers_waiting() or bool(self._waiting_writers())))
 
     def _lock_file(self, shared: bool, deadline: float) -> None:
@@ -326,11 +340,16 @@ class SharedFile:
         else:
             self._opener = threading.current_thread()
         since = started = time.monotonic_ns()
-        queued = False
+        queued = pressing = False
         try:
             while True:
+                first = self._goes_first(shared)
+                if first != pressing:
+                    self._press(first)
+                    pressing = first
                 try:
-                    if shared or not self._readers_waiting() and self._first_in_line(since):
+                    if shared or first or (not self._readers_waiting()
+                                           and self._first_in_line(since)):
                         fcntl.flock(self._lock_fd, mode)
                         self._waited = (time.monotonic_ns() - started) / 1e9
                         return
@@ -350,6 +369,8 @@ class SharedFile:
                 self._opened.notify_all()
             if queued:
                 self._dequeue()
+            if pressing:
+                self._press(False)
 
     # ---- turns within the process: _db_lock, and a writer that lets it go while it waits ----
     @contextmanager
@@ -442,6 +463,8 @@ class SharedFile:
         now = time.monotonic_ns()
         if now - since > self.defer_limit * 1e9:
             return True
+        if self._first_waiting():
+            return False
         return not any(their < since and now - their > self.patience * 1e9
                        for their, _pid in self._waiting_writers())
 
@@ -452,6 +475,34 @@ class SharedFile:
                 os.pwrite(self._queue_fd, bytes(_ENTRY.size), at)
         except (OSError, struct.error):
             pass
+
+    # ---- going first: <history>.first, held shared by whoever a person waits for ----------
+    def _goes_first(self, shared: bool) -> bool:
+        """Does someone wait for this turn? In an ``interactive`` process (the Jupyter
+        server): every read, and a write while a ``flush()`` waits for it."""
+        return self.interactive and (shared or self._awaited > 0)
+
+    def _press(self, on: bool) -> None:
+        """Hold ``<history>.first`` (shared) while a thread here goes first. Counted: the
+        lock is the process's (one open file), not the thread's."""
+        if self._first_fd is None:
+            return
+        with self._press_lock:
+            self._pressing += 1 if on else -1
+            if self._pressing == (1 if on else 0):
+                fcntl.flock(self._first_fd, fcntl.LOCK_SH if on else fcntl.LOCK_UN)
+
+    def _first_waiting(self) -> bool:
+        """Does a process wait for a turn that goes first? (probed through a second open
+        file: it sees this process's own hold too, which only a waiter has)"""
+        if self._first_probe_fd is None:
+            return False
+        try:
+            fcntl.flock(self._first_probe_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(self._first_probe_fd, fcntl.LOCK_UN)
+        return False
 
     def _readers_waiting(self) -> bool:
         """Does another process wait to read? (it holds ``<history>.readers`` shared)"""

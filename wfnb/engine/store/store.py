@@ -199,13 +199,18 @@ class Store(SharedFile, BatchWriter):
             self._urgent = True
             self._ensure_writer()
             self._cond.notify_all()
-            while self._committed < target:
-                if self._failure and self._failure[0] >= target:
-                    raise StoreError(f"could not write to the history: {self._failure[1]}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise StoreError(f"the history {self.path} was not written within the time")
-                self._cond.wait(left)
+            self._awaited += 1  # in an interactive process, the writer's turn goes first
+            try:
+                while self._committed < target:
+                    if self._failure and self._failure[0] >= target:
+                        raise StoreError(f"could not write to the history: {self._failure[1]}")
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise StoreError(f"the history {self.path} was not written within "
+                                         "the time")
+                    self._cond.wait(left)
+            finally:
+                self._awaited -= 1
 
     def add_hook(self, hook: Hook) -> None:
         """``hook(con)`` runs inside every flush; what it returns runs after the commit."""
