@@ -36,12 +36,22 @@ def test_a_history_from_before_the_search_column_is_migrated(ws):
     path = ws.config.history
     ws.store.release()
     con = duckdb.connect(str(path))
-    con.execute("ALTER TABLE runs DROP COLUMN search")
-    con.execute("DELETE FROM schema_version WHERE version = 7")
+    # as schema 6 left it (migrations 7 and 8 undone)
+    for column in ("search", "rerun_mode", "rerun_from"):
+        con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    con.execute("DROP INDEX tasks_run_id")  # (DuckDB alters no table an index depends on)
+    for column in ("reused_from", "params_used"):
+        con.execute(f"ALTER TABLE tasks DROP COLUMN {column}")
+    con.execute("CREATE INDEX tasks_run_id ON tasks (run_id)")
+    con.execute("DROP TABLE workflow_steps")
+    con.execute("DELETE FROM schema_version WHERE version >= 7")
     con.close()
     wfnb.engine.store.store.Store._instances.clear()  # as a new process would see it
     again = wfnb.open(ws.root, user="tester")
     assert {r.id for r in again.search_runs(text="eu", limit=5)[0]} == {eu.id}
+    # and a run from before schema 8 can be rerun (whole: its steps' versions are unknown)
+    rerun = again.rerun(eu.id).wait(60)
+    assert rerun.status == "Completed" and rerun.record.rerun_mode == "all"
 
 
 def test_a_text_count_can_stop_at_a_limit_and_a_short_page_needs_no_count(ws, monkeypatch):

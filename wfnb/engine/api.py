@@ -33,6 +33,7 @@ from .services.driving import Driving
 from .services.edits import WorkflowEdits
 from .services.guard import Guard
 from .services.history import History
+from .services.resumption import ResumePlan, plan_rerun
 from .services.runs import Run
 from .services.schedules import Schedule, Schedules
 from .services.testbench import TestSession, test_run, test_step
@@ -173,12 +174,26 @@ class Engine:
         """Start a run and wait until it has ended (and that is in the history)."""
         return self.submit(workflow, params).wait()
 
-    def rerun(self, run_id: str, /, **overrides: Any) -> Run:
+    def rerun(self, run_id: str, /, *, from_failure: bool = False,
+              from_step: str | None = None, force: bool = False, **overrides: Any) -> Run:
         """Start the workflow of ``run_id`` again with its arguments, updated by ``overrides``;
-        the new run records ``run_id`` as its parent. Returns at once, like :meth:`start`.
-        The stored arguments are validated as the typed values they were, not as text."""
+        the new run records ``run_id`` as its parent and its mode. Returns at once, like
+        :meth:`start`. The stored arguments are validated as the typed values they were.
+
+        ``from_failure=True`` reuses the result of every step that completed in the parent;
+        ``from_step="name"`` those of the completed steps upstream of ``name``. A reused
+        task is Completed with ``reused_from`` naming the parent's task. Refused (WfnbError,
+        nothing started) when an override changes a param a reused step read (unless
+        ``force``: those steps run again), when a reused step changed since, or when a
+        reused result's artifact is missing. See :mod:`wfnb.engine.services.resumption`."""
         workflow, values = self.rerun_arguments(run_id, overrides)
-        return self.submit(workflow, values, trigger="rerun", parent_id=run_id)
+        plan = ResumePlan("all")
+        if from_failure or from_step is not None:
+            wf = self.catalog.runnable(workflow)  # RUN_WORKFLOW first: refusals say more
+            plan = plan_rerun(self.store, self.root, run_id, wf, values,
+                              from_failure=from_failure, from_step=from_step, force=force)
+        return self.driving.submit(workflow, values, trigger="rerun", parent_id=run_id,
+                                   plan=plan)
 
     def rerun_arguments(self, run_id: str, overrides: dict[str, Any]) -> tuple[str, dict]:
         """The workflow of ``run_id`` and the values a rerun starts it with (its stored

@@ -101,6 +101,8 @@ class RunRecord:
     owner_id: str | None = None
     cancel_requested_at: dt.datetime | None = None
     cancel_requested_by: str | None = None
+    rerun_mode: str | None = None    # a rerun's: "all", "from_failure" or "from_step"
+    rerun_from: str | None = None    # ... and the step it restarted from ("from_step")
 
     # columns the owning process writes; the cancel_* columns are written by whoever cancels
     OWNER_COLUMNS = ("version", "status", "progress", "tasks_total", "tasks_done", "started_at",
@@ -153,6 +155,8 @@ class TaskRecord:
     traceback: str | None = None
     log: str = ""
     notebook: str | None = None      # the executed notebook, relative to the workspace
+    reused_from: str | None = None   # the parent run's task whose result this one reuses
+    params_used: list | None = None  # the run's params the step read (None: not known)
     created_at: dt.datetime = field(default_factory=utcnow)
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
@@ -168,6 +172,7 @@ class TaskRecord:
         row["status"] = str(self.status)
         row["inputs"] = dumps(self.inputs)
         row["result"] = dumps(self.result)
+        row["params_used"] = dumps(self.params_used)
         return row
 
     @classmethod
@@ -176,6 +181,7 @@ class TaskRecord:
         kw["status"] = TaskStatus(kw["status"])
         kw["inputs"] = loads(kw["inputs"])
         kw["result"] = loads(kw["result"])
+        kw["params_used"] = loads(kw["params_used"])
         kw["log"] = kw["log"] or ""
         record = cls(**kw)
         record._stored = True  # type: ignore[attr-defined]

@@ -56,8 +56,10 @@ class RunDriver(ApprovalParking):
     its terminal status, or until it waits for a human with nothing else to do."""
 
     def __init__(self, host: RunHost, workflow: Workflow, record: RunRecord,
-                 args: dict[str, Any], tasks: list[TaskRecord] | None = None):
+                 args: dict[str, Any], tasks: list[TaskRecord] | None = None,
+                 reuse: dict[str, TaskRecord] | None = None):
         self.host, self.store = host, host.store
+        self.reuse = reuse or {}  # step -> the parent run's task whose result it takes
         self.wf, self.run, self.args = workflow, record, args
         self.tasks: list[TaskRecord] = list(tasks or [])
         self.results: dict[str, Any] = {}
@@ -217,6 +219,9 @@ class RunDriver(ApprovalParking):
             self._set_task(start, TaskStatus.RUNNING)
             self._set_task(start, TaskStatus.COMPLETED, ended_at=utcnow(),
                            result=self.run.params)
+            for name in self.wf.order():
+                if name in self.reuse:
+                    self._reuse(name, self.reuse[name])
         else:  # resumed: the decision that woke the run is in the store
             with self.store.connect(read_only=True) as con:
                 decisions = approvals.decisions_for(con, self.run.id, self.parked)
@@ -254,6 +259,20 @@ class RunDriver(ApprovalParking):
             self._finish(RunStatus.REJECTED, f"step {first!r} {error}")
         else:
             self._finish(RunStatus.COMPLETED, None)
+
+    def _reuse(self, name: str, done: TaskRecord) -> None:
+        """A step of a resumed run that takes its parent's result instead of running: a
+        Completed task linked to the parent's (``reused_from``), its result, artifact and
+        executed notebook those of the parent's task, checked before the run started."""
+        self.results[name] = decode_result(done.result, done.result_ref, self.host.root,
+                                           self.host.load_modules)
+        now = utcnow()
+        task = self._new_task(name, done.kind, started_at=now, reused_from=done.id,
+                              params_used=done.params_used)
+        self._set_task(task, TaskStatus.RUNNING)
+        self._set_task(task, TaskStatus.COMPLETED, ended_at=utcnow(), result=done.result,
+                       result_ref=done.result_ref, notebook=done.notebook,
+                       log=f"reused the result of {done.id}\n")
 
     def _close_resources(self) -> None:
         """Shut down what the run's steps opened (a kernel), whatever the ending."""
@@ -381,8 +400,9 @@ class RunDriver(ApprovalParking):
             outcome = Succeeded(value, stored, ref)
         except BaseException as exc:  # noqa: BLE001 - a step may raise anything, SystemExit too
             outcome = failure(exc, traceback.format_exc())  # a dead kernel: Error, not Failed
-        if ctx.notebook:
-            with self.store.records_lock:
+        with self.store.records_lock:
+            task.params_used = sorted(inputs.used)
+            if ctx.notebook:
                 task.notebook = ctx.notebook
         self._inbox.put(StepEnded(task, outcome))
 

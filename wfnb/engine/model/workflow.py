@@ -101,7 +101,8 @@ class Workflow:
 
     def __init__(self, name: str, title: str | None = None, description: str = "",
                  tags: Iterable[str] = (), params: Iterable[Param] = (),
-                 runners: Iterable[str] | None = None, approvers: Iterable[str] | None = None):
+                 runners: Iterable[str] | None = None, approvers: Iterable[str] | None = None,
+                 reuse_approvals: bool = False):
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w.-]*", name):
             raise WorkflowError(str(name), "the name must start with a letter or '_' and hold "
                                 "only letters, digits, '_', '-' or '.'")
@@ -113,6 +114,9 @@ class Workflow:
         # who may run it / decide its approvals (role names, or user:NAME); None: anyone allowed
         self.runners = list(runners) if runners is not None else None
         self.approvers = list(approvers) if approvers is not None else None
+        # a run resumed from this one's failure (or a step) takes its approvals as decided
+        # (True), or asks again (False: a decision is about its moment, not only its inputs)
+        self.reuse_approvals = bool(reuse_approvals)
         self.steps: dict[str, Step] = {}
         self.source: str | None = None  # the file it was loaded from
         self.notebook_options: dict | None = None  # set for a workflow that is a notebook
@@ -357,6 +361,17 @@ class Workflow:
             self._graph["version"] = hashlib.sha256(
                 json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:12]
         return self._graph["version"]
+
+    @property
+    def step_versions(self) -> dict[str, str]:
+        """Step name -> a short hash of its definition (code, kind, options, dependencies):
+        a resumed run reuses a step's result only if its hash is the one its parent ran."""
+        if "step_versions" not in self._graph:
+            self._graph["step_versions"] = {
+                s.name: hashlib.sha256(json.dumps(s.fingerprint(), sort_keys=True,
+                                                  default=str).encode()).hexdigest()[:12]
+                for s in self.steps.values()}
+        return self._graph["step_versions"]
 
     def describe(self) -> dict:
         """A JSON-able summary: title, description, tags, params, steps and their kinds."""

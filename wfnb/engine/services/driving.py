@@ -18,11 +18,13 @@ from ..steps import capture
 from ..store import ownership
 from ..store.runs import load_run
 from ..store.store import Store
+from ..store.versions import StepVersions
 from .approvals import Approvals
 from .catalog import Catalog
 from .edits import WorkflowEdits
 from .guard import Guard
 from .history import History
+from .resumption import ResumePlan
 from .runs import Run, RunSource
 
 
@@ -48,18 +50,22 @@ class Driving:
 
     def submit(self, workflow: str | Workflow, params: dict[str, Any] | None = None, *,
                trigger: str = "manual", parent_id: str | None = None,
-               run_id: str | None = None) -> Run:
-        """Check and start a run in the background (see ``Engine.submit``)."""
+               run_id: str | None = None, plan: ResumePlan | None = None) -> Run:
+        """Check and start a run in the background (see ``Engine.submit``); ``plan``: a
+        rerun's mode and the parent's tasks it reuses."""
         wf = self.catalog.runnable(workflow)
         args = validate(wf.name, wf.params, params or {})
         self.edits.remember_version(wf)  # a declared workflow's text, kept once per version
+        StepVersions.for_store(self.store).remember(wf.name, wf.version, wf.step_versions)
         record = RunRecord(id=run_id or new_run_id(), workflow=wf.name, version=wf.version,
                            params={k: to_jsonable(v) for k, v in args.items()},
                            tasks_total=len(wf.steps) + 1, created_by=self.user,
                            trigger=trigger, parent_id=parent_id,
-                           owner_id=self.liveness.owner_id)
+                           owner_id=self.liveness.owner_id,
+                           rerun_mode=plan.mode if plan else None,
+                           rerun_from=plan.step if plan else None)
         capture.install()
-        driver = RunDriver(self.host, wf, record, args)
+        driver = RunDriver(self.host, wf, record, args, reuse=plan.reuse if plan else None)
         with self.store.records_lock:
             self.store.put(run=record, event={
                 "run_id": record.id, "kind": "run", "status": record.status.value,

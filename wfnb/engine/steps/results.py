@@ -16,6 +16,7 @@ class Inputs:
 
     def __init__(self, params: dict, results: dict, workflow: Workflow, step: str):
         self.params, self.results, self.workflow, self.step = params, results, workflow, step
+        self.used: set[str] = set()  # the params handed to the step (a resume compares them)
 
     def pick(self, names: list[str]) -> dict[str, Any]:
         """Values for ``names``: params, and results of steps upstream of this one only."""
@@ -23,12 +24,14 @@ class Inputs:
         for name in names:
             if name in self.params:
                 out[name] = self.params[name]
+                self.used.add(name)
             elif name in self.results and name in self.workflow.upstream(self.step):
                 out[name] = self.results[name]
         return out
 
     def everything(self) -> dict[str, Any]:
         out = dict(self.params)
+        self.used.update(self.params)
         for up in self.workflow.upstream(self.step):
             out[up] = self.results.get(up)
         return out

@@ -148,6 +148,22 @@ MIGRATIONS: list[str] = [
     UPDATE runs SET search = lower(concat_ws(' ', id, workflow, created_by,
                                              CAST(params AS VARCHAR)));
     """,
+    # 8: resuming a run: the mode of a rerun, reused tasks, what params a task read, and the
+    # fingerprint of each step of each version a run ran (what a reuse compares)
+    """
+    ALTER TABLE runs ADD COLUMN rerun_mode VARCHAR;
+    ALTER TABLE runs ADD COLUMN rerun_from VARCHAR;
+    ALTER TABLE tasks ADD COLUMN reused_from VARCHAR;
+    ALTER TABLE tasks ADD COLUMN params_used JSON;
+    UPDATE runs SET rerun_mode = 'all' WHERE trigger = 'rerun';
+    CREATE TABLE workflow_steps (
+        workflow VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        step VARCHAR NOT NULL,
+        fingerprint VARCHAR NOT NULL,
+        PRIMARY KEY (workflow, version, step)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

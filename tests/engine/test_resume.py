@@ -1,0 +1,208 @@
+"""Resuming a run from its failure, or rerunning it from a step: what is reused (and shown
+as reused), what runs again, and every refusal, with nothing started."""
+from __future__ import annotations
+
+import pytest
+
+import wfnb
+from tests.helpers import poll
+
+CHAIN = """
+    from pathlib import Path
+    from wfnb import Param, Workflow
+
+    wf = Workflow("chain", params=[Param("n", type="int", default=2),
+                                   Param("label", type="str", default="x")])
+    HERE = Path(__file__).parent
+
+    def count(name):  # how many times each step really ran, across runs
+        path = HERE / f"ran-{name}"
+        path.write_text(str(int(path.read_text()) + 1 if path.exists() else 1))
+
+    @wf.step()
+    def extract(n):
+        count("extract")
+        return list(range(n))
+
+    @wf.step(after=["extract"])
+    def transform(extract):
+        count("transform")
+        return [x * 10 for x in extract]
+
+    @wf.step(after=["transform"])
+    def load(transform, label):
+        count("load")
+        if (HERE / "broken").exists():
+            raise RuntimeError("the warehouse is down")
+        return {"label": label, "total": sum(transform)}
+"""
+
+
+def ran(factory, name: str) -> int:
+    path = factory.root / "workflows" / f"ran-{name}"
+    return int(path.read_text()) if path.exists() else 0
+
+
+@pytest.fixture
+def chain(factory):
+    factory.module("chain", CHAIN)
+    (factory.root / "workflows" / "broken").touch()
+    ws = factory.open(user="ana")
+    failed = ws.run("chain", n=3)
+    assert failed.status == "Failed"
+    (factory.root / "workflows" / "broken").unlink()
+    return ws, failed
+
+
+def test_resume_from_failure_reuses_completed_steps_and_runs_the_failed_one(chain, factory):
+    ws, failed = chain
+    assert (ran(factory, "extract"), ran(factory, "transform"), ran(factory, "load")) == (1, 1, 1)
+    run = ws.rerun(failed.id, from_failure=True).wait(60)
+    assert run.status == "Completed"
+    assert run.result("load") == {"label": "x", "total": 30}
+    # extract and transform did not run again: load ran once more
+    assert (ran(factory, "extract"), ran(factory, "transform"), ran(factory, "load")) == (1, 1, 2)
+    tasks = {t.step: t for t in run.task_records()}
+    parent = {t.step: t for t in failed.task_records()}
+    assert tasks["extract"].reused_from == parent["extract"].id
+    assert tasks["transform"].reused_from == parent["transform"].id
+    assert tasks["load"].reused_from is None and tasks["load"].status == "Completed"
+    assert run.result("transform") == [0, 10, 20]
+    record = run.record
+    assert (record.parent_id, record.trigger, record.rerun_mode) == (failed.id, "rerun",
+                                                                     "from_failure")
+    # SQL sees it too
+    rows = ws.sql("SELECT step, reused_from FROM tasks WHERE run_id = ? AND step <> 'Start' "
+                  "ORDER BY seq", [run.id])
+    assert list(rows["step"]) == ["extract", "transform", "load"]
+    assert rows["reused_from"].notna().tolist() == [True, True, False]
+
+
+def test_rerun_from_a_step_reuses_only_what_is_upstream_of_it(chain, factory):
+    ws, failed = chain
+    run = ws.rerun(failed.id, from_step="transform").wait(60)
+    assert run.status == "Completed"
+    assert (ran(factory, "extract"), ran(factory, "transform"), ran(factory, "load")) == (1, 2, 2)
+    assert run.record.rerun_mode == "from_step" and run.record.rerun_from == "transform"
+    tasks = {t.step: t for t in run.task_records()}
+    assert tasks["extract"].reused_from and not tasks["transform"].reused_from
+
+
+def test_a_plain_rerun_runs_everything_and_says_so(chain, factory):
+    ws, failed = chain
+    run = ws.rerun(failed.id).wait(60)
+    assert run.status == "Completed" and run.record.rerun_mode == "all"
+    assert (ran(factory, "extract"), ran(factory, "transform"), ran(factory, "load")) == (2, 2, 2)
+    assert not any(t.reused_from for t in run.task_records())
+
+
+def test_an_override_of_a_param_a_reused_step_read_is_refused_unless_forced(chain, factory):
+    ws, failed = chain
+    before = len(ws.runs())
+    with pytest.raises(wfnb.WfnbError, match=r"extract read n.*force=True"):
+        ws.rerun(failed.id, from_failure=True, n=5)
+    assert len(ws.runs()) == before  # nothing started
+    # a param only the rerun step reads may change
+    run = ws.rerun(failed.id, from_failure=True, label="y").wait(60)
+    assert run.result("load") == {"label": "y", "total": 30}
+    # forced: the steps that read it run again, and what follows them
+    forced = ws.rerun(failed.id, from_failure=True, force=True, n=5).wait(60)
+    assert forced.status == "Completed" and forced.result("load")["total"] == 100
+    assert not any(t.reused_from for t in forced.task_records())
+
+
+def test_a_step_changed_since_the_parent_ran_is_named_and_refused(chain, factory):
+    ws, failed = chain
+    factory.module("chain", CHAIN.replace("x * 10", "x * 100"))
+    ws = factory.open(user="ana")
+    with pytest.raises(wfnb.WfnbError, match=r"steps changed since run .*: transform;"):
+        ws.rerun(failed.id, from_failure=True)
+    # from before the changed step: allowed
+    run = ws.rerun(failed.id, from_step="transform").wait(60)
+    assert run.status == "Completed" and run.result("load")["total"] == 300
+
+
+def test_a_missing_artifact_is_named_and_refused(factory):
+    factory.module("objs", """
+        from pathlib import Path
+        from wfnb import Workflow
+        wf = Workflow("objs")
+
+        class Box:
+            def __init__(self, v):
+                self.v = v
+
+        @wf.step()
+        def make():
+            return Box(7)
+
+        @wf.step(after=["make"])
+        def use(make):
+            if (Path(__file__).parent / "broken").exists():
+                raise RuntimeError("not yet")
+            return make.v
+    """)
+    (factory.root / "workflows" / "broken").touch()
+    ws = factory.open(user="ana")
+    failed = ws.run("objs")
+    (factory.root / "workflows" / "broken").unlink()
+    ref = failed.task("make").result_ref
+    assert ref and (factory.root / ref).is_file()
+    assert ws.rerun(failed.id, from_failure=True).wait(60).result("use") == 7
+    (factory.root / ref).unlink()
+    with pytest.raises(wfnb.WfnbError, match=rf"'make'.*pickled to {ref}, which is missing"):
+        ws.rerun(failed.id, from_failure=True)
+
+
+def test_refusals_for_a_run_that_cannot_be_resumed(chain, factory):
+    ws, failed = chain
+    ok = ws.rerun(failed.id).wait(60)
+    with pytest.raises(wfnb.WfnbError, match="completed: nothing failed to resume from"):
+        ws.rerun(ok.id, from_failure=True)
+    with pytest.raises(wfnb.NotFound, match=r"no step 'nope' \(its steps: extract, transform"):
+        ws.rerun(failed.id, from_step="nope")
+    with pytest.raises(wfnb.WfnbError, match="one of from_failure and from_step"):
+        ws.rerun(failed.id, from_failure=True, from_step="load")
+
+
+APPROVAL = """
+    from wfnb import Workflow
+    from pathlib import Path
+    wf = Workflow("gate", reuse_approvals={reuse})
+
+    @wf.step()
+    def prepare():
+        return 1
+
+    wf.approval("sign_off", after=["prepare"])
+
+    @wf.step(after=["sign_off"])
+    def ship(prepare):
+        if (Path(__file__).parent / "broken").exists():
+            raise RuntimeError("ship failed")
+        return prepare + 1
+"""
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_a_decided_approval_is_asked_again_unless_the_workflow_reuses_approvals(
+        factory, reuse):
+    factory.module("gate", APPROVAL.format(reuse=reuse))
+    (factory.root / "workflows" / "broken").touch()
+    ws = factory.open(user="ana")
+    first = ws.start("gate")
+    poll(lambda: first.status == "Waiting for Approval", timeout=60)
+    ws.approve(first.id, comment="go")
+    assert first.wait(60).status == "Failed"
+    (factory.root / "workflows" / "broken").unlink()
+    again = ws.rerun(first.id, from_failure=True)
+    tasks = lambda: {t.step: t for t in again.refresh().task_records()}  # noqa: E731
+    if reuse:
+        assert again.wait(60).status == "Completed" and again.result("ship") == 2
+        assert tasks()["sign_off"].reused_from is not None
+    else:
+        poll(lambda: again.status == "Waiting for Approval", timeout=60)
+        assert tasks()["prepare"].reused_from is not None
+        assert tasks()["sign_off"].reused_from is None
+        ws.approve(again.id)
+        assert again.wait(60).status == "Completed"
