@@ -29,7 +29,8 @@ def _start_detached(ws: wfnb.Workspace, args, name: str, given: dict[str, str],
     """--no-wait: the run goes on in its own process, which owns it until it ends. The child
     gets the -p text as given; a rerun's child reads its parent's arguments from the history
     itself (--rerun-of), so they never pass through text (nor show on a command line)."""
-    params = ws.rerun_arguments(parent, given)[1] if parent else given
+    resume = _resume_options(args)
+    params = ws.rerun_plan(parent, given, **resume)[1] if parent else given  # refusals first
     ws.validate(name, **params)  # exit 2 before anything starts
     run_id = ws.new_run_id()
     logs = ws.root / ".wfnb" / "logs"
@@ -37,6 +38,9 @@ def _start_detached(ws: wfnb.Workspace, args, name: str, given: dict[str, str],
     command = [sys.executable, "-m", "wfnb", "_execute", name, "--workspace", str(ws.root),
                "--run-id", run_id, "--trigger", "rerun" if parent else "manual"]
     command += ["--rerun-of", parent] if parent else []
+    command += ["--from-failure"] if resume.get("from_failure") else []
+    command += ["--from-step", resume["from_step"]] if resume.get("from_step") else []
+    command += ["--force"] if resume.get("force") else []
     for key, value in given.items():
         command += ["-p", f"{key}={value}"]
     with open(logs / f"{run_id}.log", "wb") as log:
@@ -69,13 +73,28 @@ def _launch(ws: wfnb.Workspace, args, workflow: str, given: dict[str, str],
     it to a child)."""
     if args.no_wait:
         return _start_detached(ws, args, workflow, given, parent)
-    run = ws.rerun(parent, **given) if parent else ws.submit(workflow, given)
+    if parent:
+        name, params, plan = ws.rerun_plan(parent, given, **_resume_options(args))
+        run = ws.submit(name, params, trigger="rerun", parent_id=parent, plan=plan)
+    else:
+        run = ws.submit(workflow, given)
     if not args.json:
-        origin = f" (rerun of {parent})" if parent else ""
+        origin = f" ({_MODES[run.record.rerun_mode or 'all']} of {parent})" if parent else ""
         print(f"run {run.id} of {run.workflow} started{origin}", flush=True)
     # a user without VIEW_DETAILS follows the run without its tasks (they would be refused)
     follow(ws, run, quiet=args.json or not ws.can("VIEW_DETAILS"))
     return finish(ws, run, args)
+
+
+_MODES = {"all": "rerun", "from_failure": "resumed from the failure",
+          "from_step": "rerun from a step"}
+
+
+def _resume_options(args) -> dict:
+    """``ws.rerun``'s mode from --from-failure / --from-step / --force (rerun, _execute)."""
+    return {"from_failure": bool(getattr(args, "from_failure", False)),
+            "from_step": getattr(args, "from_step", None),
+            "force": bool(getattr(args, "force", False))}
 
 
 def cmd_run(ws: wfnb.Workspace, args) -> int:
@@ -145,10 +164,11 @@ def cmd_resume(ws: wfnb.Workspace, args) -> int:
 
 def cmd_execute(ws: wfnb.Workspace, args) -> int:
     params = parse_params(args.param)
+    plan = None
     if args.rerun_of:  # the parent's stored arguments, as the values they were, then -p
-        params = ws.rerun_arguments(args.rerun_of, params)[1]
+        _, params, plan = ws.rerun_plan(args.rerun_of, params, **_resume_options(args))
     run = ws.submit(args.workflow, params, trigger=args.trigger, parent_id=args.rerun_of,
-                    run_id=args.run_id)
+                    run_id=args.run_id, plan=plan)
     follow(ws, run, quiet=True)  # until it ends, or waits for a decision (then nothing is held)
     return finish(ws, run, args)
 
@@ -180,13 +200,15 @@ def cmd_show(ws: wfnb.Workspace, args) -> int:
         return EXIT_OK
     info = run.to_dict()
     for key in ("id", "workflow", "version", "status", "progress", "created_by", "trigger",
-                "parent_id", "created_at", "started_at", "ended_at", "duration", "error"):
+                "parent_id", "rerun_mode", "rerun_from", "created_at", "started_at",
+                "ended_at", "duration", "error"):
         value = f"{info[key]:.0%}" if key == "progress" else fmt(info[key])
         if value:
             print(f"{key + ':':<12} {value}")
     print(f"{'params:':<12} {json.dumps(run.params)}")
     print()
-    rows = [{"step": t.step, "attempt": t.attempt, "status": t.status.value,
+    rows = [{"step": t.step, "attempt": t.attempt,
+             "status": t.status.value + (" (reused)" if t.reused_from else ""),
              "started": t.started_at, "duration": t.duration,
              "result": json.dumps(t.result)[:60] if t.result is not None else None}
             for t in tasks]
@@ -282,6 +304,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("rerun", cmd_rerun, "run a past run again with its arguments (and overrides)")
     p.add_argument("run_id")
+
+    def resume_options(p):
+        how = p.add_mutually_exclusive_group()
+        how.add_argument("--from-failure", action="store_true", help="reuse the results of "
+                         "the steps that completed; run the failed ones and what follows")
+        how.add_argument("--from-step", metavar="STEP", help="reuse the results of the "
+                         "completed steps upstream of STEP; run STEP and what follows")
+        p.add_argument("--force", action="store_true", help="with -p changing a parameter "
+                       "that a reused step read: run that step again instead of refusing")
+    resume_options(p)
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE")
     p.add_argument("--no-wait", action="store_true", help="start it in the background and return")
     json_option(p)
@@ -357,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trigger", default="manual")
     p.add_argument("--rerun-of", metavar="RUN_ID", help="start with this run's arguments "
                    "(read from the history), updated by -p; recorded as the parent")
+    resume_options(p)
     p.set_defaults(json=False)
     return parser
 

@@ -53,7 +53,8 @@ def as_json(value: Any) -> str:
 
 def task_dict(task) -> dict:
     row = task.to_row()
-    row.update(inputs=task.inputs, result=task.result, duration=task.duration)
+    row.update(inputs=task.inputs, result=task.result, duration=task.duration,
+               params_used=task.params_used)
     return row
 
 

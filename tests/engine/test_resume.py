@@ -206,3 +206,42 @@ def test_a_decided_approval_is_asked_again_unless_the_workflow_reuses_approvals(
         assert tasks()["sign_off"].reused_from is None
         ws.approve(again.id)
         assert again.wait(60).status == "Completed"
+
+
+def test_wfnb_rerun_from_failure_from_a_step_and_its_refusals(chain, factory, capsys):
+    import json
+    from wfnb.cli import main
+    ws, failed = chain
+    where = ["--workspace", str(factory.root)]
+    code = main(["rerun", failed.id, "--from-failure", "--json", *where])
+    run = json.loads(capsys.readouterr().out)
+    assert code == 0 and run["status"] == "Completed" and run["parent_id"] == failed.id
+    assert run["rerun_mode"] == "from_failure"
+    assert (ran(factory, "extract"), ran(factory, "transform"), ran(factory, "load")) == (1, 1, 2)
+    # a refusal: one line, exit 2, nothing started
+    before = len(ws.runs())
+    code = main(["rerun", failed.id, "--from-failure", "-p", "n=4", *where])
+    out, err = capsys.readouterr()
+    assert code == 2 and err.startswith("error: ") and "--force" in err
+    assert len(err.strip().splitlines()) == 1 and len(ws.runs()) == before
+    code = main(["rerun", failed.id, "--from-failure", "-p", "n=4", "--force", "--json", *where])
+    assert code == 0 and json.loads(capsys.readouterr().out)["status"] == "Completed"
+    # in the background: the child process plans the same rerun
+    code = main(["rerun", failed.id, "--from-step", "load", "--no-wait", "--json", *where])
+    started = json.loads(capsys.readouterr().out)
+    assert code == 0
+    child = ws.get_run(started["id"]).wait(60)
+    assert child.status == "Completed" and child.record.rerun_from == "load"
+    assert {t.step for t in child.task_records() if t.reused_from} == {"extract", "transform"}
+
+
+def test_wfnb_show_says_which_tasks_were_reused(chain, factory, capsys):
+    from wfnb.cli import main
+    ws, failed = chain
+    run = ws.rerun(failed.id, from_failure=True).wait(60)
+    assert main(["show", run.id, "--workspace", str(factory.root)]) == 0
+    out = capsys.readouterr().out
+    assert "rerun_mode:  from_failure" in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "Completed (reused)" in lines["extract"] and "Completed (reused)" in lines["transform"]
+    assert "reused" not in lines["load"]

@@ -186,14 +186,22 @@ class Engine:
         nothing started) when an override changes a param a reused step read (unless
         ``force``: those steps run again), when a reused step changed since, or when a
         reused result's artifact is missing. See :mod:`wfnb.engine.services.resumption`."""
+        workflow, values, plan = self.rerun_plan(run_id, overrides, from_failure=from_failure,
+                                                 from_step=from_step, force=force)
+        return self.submit(workflow, values, trigger="rerun", parent_id=run_id, plan=plan)
+
+    def rerun_plan(self, run_id: str, overrides: dict[str, Any], *, from_failure: bool = False,
+                   from_step: str | None = None,
+                   force: bool = False) -> tuple[str, dict, ResumePlan]:
+        """What :meth:`rerun` would start: the workflow, the values and the plan (its mode
+        and the parent's tasks it reuses); raises its refusals, starts nothing."""
         workflow, values = self.rerun_arguments(run_id, overrides)
         plan = ResumePlan("all")
         if from_failure or from_step is not None:
             wf = self.catalog.runnable(workflow)  # RUN_WORKFLOW first: refusals say more
             plan = plan_rerun(self.store, self.root, run_id, wf, values,
                               from_failure=from_failure, from_step=from_step, force=force)
-        return self.driving.submit(workflow, values, trigger="rerun", parent_id=run_id,
-                                   plan=plan)
+        return workflow, values, plan
 
     def rerun_arguments(self, run_id: str, overrides: dict[str, Any]) -> tuple[str, dict]:
         """The workflow of ``run_id`` and the values a rerun starts it with (its stored
@@ -219,11 +227,12 @@ class Engine:
 
     def submit(self, workflow: str | Workflow, params: dict[str, Any] | None = None, *,
                trigger: str = "manual", parent_id: str | None = None,
-               run_id: str | None = None) -> Run:
+               run_id: str | None = None, plan: ResumePlan | None = None) -> Run:
         """:meth:`start` with every option: how the run was triggered (manual, rerun, api ...),
-        its parent run, and its id (for a caller that must know it before the run exists)."""
+        its parent run, its id (for a caller that must know it before the run exists), and a
+        rerun's plan (:meth:`rerun_plan`)."""
         return self.driving.submit(workflow, params, trigger=trigger, parent_id=parent_id,
-                                   run_id=run_id)
+                                   run_id=run_id, plan=plan)
 
     def cancel(self, run_id: str, wait: float = 10.0) -> Run:
         """Cancel a run, wherever it runs; returns it once it has ended (or after ``wait``).
