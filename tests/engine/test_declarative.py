@@ -339,3 +339,16 @@ def test_two_processes_saving_the_same_version_at_once_never_both_win(declared, 
     assert sorted(outcomes) == ["conflict", "saved"], outcomes
     winner = 3 if outcomes[0] == "saved" else 4
     assert f"retries = {winner}" in declared.read_text()
+
+
+def test_reuse_approvals_is_a_workflow_key_that_must_be_true_or_false(factory):
+    path = factory.root / "workflows" / "gate.wfnb.toml"
+    path.write_text('[workflow]\nname = "gate"\nreuse_approvals = true\n'
+                    '[[steps]]\nname = "ok"\napproval = true\n')
+    assert load(path).reuse_approvals is True
+    path.write_text('[workflow]\nname = "gate"\nreuse_approvals = "yes"\n'
+                    '[[steps]]\nname = "ok"\napproval = true\n')
+    with pytest.raises(DeclarationError, match="must be true or false, not 'yes'") as caught:
+        load(path)
+    assert [(f, line) for f, line, _ in caught.value.problems] == [
+        ("workflow.reuse_approvals", 3)]

@@ -40,7 +40,8 @@ from ..core.params import Param
 
 SUFFIX = ".wfnb.toml"
 TOP_KEYS = {"workflow", "params", "steps"}
-WORKFLOW_KEYS = {"name", "title", "description", "tags", "runners", "approvers"}
+WORKFLOW_KEYS = {"name", "title", "description", "tags", "runners", "approvers",
+                 "reuse_approvals"}
 PARAM_KEYS = {"name", "type", "required", "default", "description", "choices", "min", "max",
               "label", "allow_nan"}
 STEP_KEYS = {"name", "after", "retries", "retry_delay", "timeout", "description"}
@@ -119,6 +120,16 @@ class _Problems:
         self.items.append((field, line or self.lines.line(block, key), message))
 
 
+def _flag(meta: dict, key: str, problems: _Problems) -> bool:
+    """A true/false key of [workflow] (false when absent)."""
+    value = meta.get(key, False)
+    if not isinstance(value, bool):
+        problems.add(f"workflow.{key}", ("workflow",), key,
+                     f"must be true or false, not {value!r}")
+        return False
+    return value
+
+
 def declared_name(path: Path) -> str:
     """The name of the workflow ``path`` declares, even when the file is otherwise broken:
     ``[workflow] name``, else the file name."""
@@ -189,7 +200,8 @@ def build(doc: dict, path: Path, text: str) -> Workflow:
                       tags=_strings(meta, "tags", "workflow", ("workflow",), problems) or (),
                       params=params, runners=_strings(meta, "runners", "workflow", ("workflow",),
                                                       problems),
-                      approvers=_strings(meta, "approvers", "workflow", ("workflow",), problems))
+                      approvers=_strings(meta, "approvers", "workflow", ("workflow",), problems),
+                      reuse_approvals=_flag(meta, "reuse_approvals", problems))
     except WorkflowError as exc:
         problems.add("workflow.name", ("workflow",), "name", exc.problem)
     names: dict[str, int] = {}
