@@ -245,3 +245,45 @@ def test_wfnb_show_says_which_tasks_were_reused(chain, factory, capsys):
     lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
     assert "Completed (reused)" in lines["extract"] and "Completed (reused)" in lines["transform"]
     assert "reused" not in lines["load"]
+
+
+@pytest.mark.slow
+def test_a_reused_notebook_step_keeps_its_outputs_and_executed_notebook(examples):
+    import textwrap
+    flag = examples / "workflows" / "broken"
+    (examples / "workflows" / "nb_publish.wfnb.toml").write_text(textwrap.dedent(f'''\
+        [[params]]
+        name = "region"
+        default = "US"
+
+        [[steps]]
+        name = "rows"
+        call = "regional_sales:extract"
+
+        [[steps]]
+        name = "report"
+        notebook = "../notebooks/report.ipynb"
+        after = ["rows"]
+        parameters = {{ factor = 3.0, rows = 7 }}
+
+        [[steps]]
+        name = "publish"
+        code = "import os\\nassert not os.path.exists({str(flag)!r}), 'the portal is down'"
+        after = ["report"]
+        '''))
+    flag.touch()
+    ws = wfnb.open(examples, user="tester")
+    failed = ws.run("nb_publish")
+    assert failed.status == "Failed" and "portal is down" in failed.error
+    flag.unlink()
+    run = ws.rerun(failed.id, from_failure=True).wait(120)
+    assert run.status == "Completed", run.error
+    report, parent = run.task("report"), failed.task("report")
+    assert report.reused_from == parent.id
+    assert run.result("report") == {"total": 21, "region": "US"}  # its wfnb.output values
+    assert report.notebook == parent.notebook and (examples / report.notebook).is_file()
+    assert run.task("publish").reused_from is None and run.task("publish").notebook
+    # the report notebook was not executed again: nothing of it under the new run's folder
+    folder = lambda r: examples / ".wfnb" / "artifacts" / r.id  # noqa: E731
+    assert list(folder(failed).glob("report*")) and list(folder(run).glob("publish*"))
+    assert not list(folder(run).glob("report*"))
