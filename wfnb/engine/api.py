@@ -195,25 +195,32 @@ class Engine:
                    force: bool = False) -> tuple[str, dict, ResumePlan]:
         """What :meth:`rerun` would start: the workflow, the values and the plan (its mode
         and the parent's tasks it reuses); raises its refusals, starts nothing."""
-        workflow, values = self.rerun_arguments(run_id, overrides)
+        parent, tasks = self._rerun_parent(run_id)
+        wf = self.catalog.workflow(parent.workflow)
+        values = rerun_arguments(parent, wf, overrides)
         plan = ResumePlan("all")
         if from_failure or from_step is not None:
-            wf = self.catalog.runnable(workflow)  # RUN_WORKFLOW first: refusals say more
-            plan = plan_rerun(self.store, self.root, run_id, wf, values,
+            wf = self.catalog.runnable(wf.name)  # RUN_WORKFLOW first: refusals say more
+            plan = plan_rerun(self.store, self.root, parent, tasks, wf, values,
                               from_failure=from_failure, from_step=from_step, force=force)
-        return workflow, values, plan
+        return wf.name, values, plan
 
     def rerun_arguments(self, run_id: str, overrides: dict[str, Any]) -> tuple[str, dict]:
         """The workflow of ``run_id`` and the values a rerun starts it with (its stored
         arguments, typed again, updated by ``overrides``). NotFound for an unknown run;
         PermissionDenied (VIEW_DETAILS) when the run is another user's and this one may not
         see runs' arguments: a rerun would show them."""
-        parent, _ = load_run(self.store, run_id, self.root)
+        parent, _ = self._rerun_parent(run_id)
+        wf = self.catalog.workflow(parent.workflow)
+        return wf.name, rerun_arguments(parent, wf, overrides)
+
+    def _rerun_parent(self, run_id: str):
+        """The run to rerun and its tasks, if this user may copy its arguments."""
+        parent, tasks = load_run(self.store, run_id, self.root)
         if parent.created_by != self.user and not self.guard.sees_run_fields():
             self.guard.deny("VIEW_DETAILS", f"rerun run {run_id} (its arguments are "
                                             "another user's)")
-        wf = self.catalog.workflow(parent.workflow)
-        return wf.name, rerun_arguments(parent, wf, overrides)
+        return parent, tasks
 
     def validate(self, workflow: str | Workflow, /, **params: Any) -> dict[str, Any]:
         """The typed arguments a run would get, or ParamError listing every problem."""

@@ -267,12 +267,17 @@ class RunDriver(ApprovalParking):
         self.results[name] = decode_result(done.result, done.result_ref, self.host.root,
                                            self.host.load_modules)
         now = utcnow()
-        task = self._new_task(name, done.kind, started_at=now, reused_from=done.id,
-                              params_used=done.params_used)
-        self._set_task(task, TaskStatus.RUNNING)
-        self._set_task(task, TaskStatus.COMPLETED, ended_at=utcnow(), result=done.result,
-                       result_ref=done.result_ref, notebook=done.notebook,
-                       log=f"reused the result of {done.id}\n")
+        # born Completed (one row, one event): it never runs, so it never was Pending
+        task = self._new_task(name, done.kind, status=TaskStatus.COMPLETED, started_at=now,
+                              ended_at=now, result=done.result, result_ref=done.result_ref,
+                              notebook=done.notebook, reused_from=done.id,
+                              params_used=done.params_used,
+                              log=f"reused the result of {done.id}\n")
+        with self.store.records_lock:
+            self._completed.add(name)
+            self._finished_steps.add(name)
+            self.run.tasks_done = len(self._finished_steps)
+            self.store.put(run=self.run)
 
     def _close_resources(self) -> None:
         """Shut down what the run's steps opened (a kernel), whatever the ending."""

@@ -29,7 +29,6 @@ from ..core.records import RunRecord, TaskRecord
 from ..core.states import RUN_TERMINAL, RunStatus, TaskStatus
 from ..model.workflow import Workflow
 from ..store import versions
-from ..store.runs import load_run
 from ..store.store import Store
 
 MODES = ("all", "from_failure", "from_step")
@@ -104,10 +103,10 @@ def plan_resume(parent: RunRecord, tasks: list[TaskRecord], wf: Workflow, *,
     return ResumePlan(mode, from_step, {n: done[n] for n in wf.order() if n in reuse})
 
 
-def plan_rerun(store: Store, root: Path, run_id: str, wf: Workflow, values: dict[str, Any], *,
-               from_failure: bool, from_step: str | None, force: bool) -> ResumePlan:
-    """:func:`plan_resume` for run ``run_id`` of ``store``, rerun with ``values``."""
-    parent, tasks = load_run(store, run_id, root)
+def plan_rerun(store: Store, root: Path, parent: RunRecord, tasks: list[TaskRecord],
+               wf: Workflow, values: dict[str, Any], *, from_failure: bool,
+               from_step: str | None, force: bool) -> ResumePlan:
+    """:func:`plan_resume` for ``parent`` (stored in ``store``), rerun with ``values``."""
     given = {k: to_jsonable(v) for k, v in validate(wf.name, wf.params, values).items()}
     changed = {k for k in set(given) | set(parent.params)
                if given.get(k) != parent.params.get(k)}
