@@ -173,6 +173,12 @@ def cmd_execute(ws: wfnb.Workspace, args) -> int:
     return finish(ws, run, args)
 
 
+def cmd_diff(ws: wfnb.Workspace, args) -> int:
+    comparison = ws.compare(args.run_a, args.run_b)
+    print(as_json(comparison.to_dict()) if args.json else comparison.text())
+    return EXIT_OK
+
+
 RUN_COLUMNS = ["id", "workflow", "status", "progress", "created_by", "created_at", "duration",
                "trigger"]
 
@@ -377,6 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "notebooks/Gallery.ipynb, the views in a cell)")
     p.add_argument("--port", type=int, default=8888)
     p.add_argument("--no-browser", action="store_true")
+
+    p = command("diff", cmd_diff, "compare two runs: params, steps, results that differ")
+    p.add_argument("run_a")
+    p.add_argument("run_b")
+    json_option(p)
 
     p = command("_resume", cmd_resume, None)  # carries on a run in the background
     p.add_argument("run_id")

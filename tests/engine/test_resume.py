@@ -287,3 +287,55 @@ def test_a_reused_notebook_step_keeps_its_outputs_and_executed_notebook(examples
     folder = lambda r: examples / ".wfnb" / "artifacts" / r.id  # noqa: E731
     assert list(folder(failed).glob("report*")) and list(folder(run).glob("publish*"))
     assert not list(folder(run).glob("report*"))
+
+
+def test_compare_a_resumed_run_with_its_parent(chain, factory, capsys):
+    import json
+    from wfnb.cli import main
+    ws, failed = chain
+    run = ws.rerun(failed.id, from_failure=True, label="y").wait(60)
+    diff = ws.compare(failed.id, run.id)
+    assert diff.params == [{"name": "label", "a": "x", "b": "y"}]
+    steps = {s["step"]: s for s in diff.steps}
+    assert steps["extract"]["a"]["status"] == "Completed" and steps["extract"]["b"]["reused"]
+    assert steps["extract"]["result"] == "same"
+    assert steps["load"]["a"]["status"] == "Failed" and steps["load"]["b"]["status"] == "Completed"
+    # a result that differs, as a structured diff
+    other = ws.rerun(run.id, from_step="load", label="z").wait(60)
+    diff = ws.compare(run.id, other.id)
+    assert diff.results["load"]["changes"] == [
+        {"path": "$.label", "change": "changed", "a": "y", "b": "z"}]
+    assert main(["diff", run.id, other.id, "--workspace", str(factory.root)]) == 0
+    out = capsys.readouterr().out
+    assert 'label: "y" -> "z"' in out and 'changed  $.label: "y" -> "z"' in out
+    assert main(["diff", run.id, other.id, "--json", "--workspace", str(factory.root)]) == 0
+    assert json.loads(capsys.readouterr().out)["params"][0]["name"] == "label"
+
+
+def test_large_results_are_summarised_in_a_comparison(chain, factory):
+    ws, failed = chain
+    a = ws.rerun(failed.id, n=400).wait(60)   # transform returns 400 numbers
+    b = ws.rerun(failed.id, n=500).wait(60)
+    diff = ws.compare(a.id, b.id)
+    changes = diff.results["transform"]
+    assert len(changes["changes"]) == 20 and changes["more"] == 80  # 100 added items, capped
+    text = diff.text()
+    assert "... and 80 more changes" in text and len(text) < 6000
+    # a whole large value is described, not dumped
+    from wfnb.engine.services.compare import summary
+    assert summary(list(range(1000))).startswith("<list of 1000 items")
+
+
+def test_compare_needs_view_details_and_known_runs(chain, factory):
+    from tests.helpers import TEAM_ROLES
+    ws, failed = chain
+    with pytest.raises(wfnb.NotFound):
+        ws.compare(failed.id, "20000101-000000-000-000000")
+    (factory.root / "wfnb.toml").write_text(TEAM_ROLES)
+    otto = factory.open(user="otto")  # VIEW_RUNS, not VIEW_DETAILS
+    with pytest.raises(wfnb.PermissionDenied, match="VIEW_DETAILS"):
+        otto.compare(failed.id, failed.id)
+    # and a resume needs RUN_WORKFLOW before it says anything about the parent
+    lea = factory.open(user="lea")
+    with pytest.raises(wfnb.PermissionDenied, match="RUN_WORKFLOW"):
+        lea.rerun(failed.id, from_failure=True, n=9)

@@ -33,6 +33,7 @@ from .services.driving import Driving
 from .services.edits import WorkflowEdits
 from .services.guard import Guard
 from .services.history import History
+from .services.compare import Comparison, compare
 from .services.resumption import ResumePlan, plan_rerun
 from .services.runs import Run
 from .services.schedules import Schedule, Schedules
@@ -382,6 +383,13 @@ class Engine:
     def get_run(self, run_id: str) -> Run:
         """One run with its tasks; NotFound if there is none with this id."""
         return self.history.get_run(run_id)
+
+    def compare(self, run_a: str, run_b: str) -> Comparison:
+        """Two runs side by side: the params that differ; per step status, duration,
+        attempts and reuse; the results that differ, as a structured diff of their JSON
+        (large values summarised). Needs VIEW_DETAILS; NotFound for an unknown run."""
+        a, b = self.get_run(run_a), self.get_run(run_b)
+        return compare(a.record, a.tasks, b.record, b.tasks)
 
     def exists(self, run_id: str) -> bool:
         """Is there a run with this id (in the history or live here)? Reveals nothing else."""
