@@ -54,8 +54,31 @@ def _jupyter_labextension_paths() -> list[dict]:
     return [{"src": "labextension", "dest": "wfnb"}]
 
 
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext wfnb``: the ``%%wfsql`` and ``%wfnb`` magics (see :mod:`wfnb.magics`)."""
+    from .magics import load_ipython_extension as load
+    load(ipython)
+
+
+def _register_magics() -> None:
+    """In IPython (a kernel), ``import wfnb`` registers the magics too; elsewhere it never
+    imports IPython."""
+    import sys
+    if "IPython" not in sys.modules:
+        return
+    try:
+        ipython = sys.modules["IPython"].get_ipython()
+        if ipython is not None and hasattr(ipython, "register_magics"):
+            load_ipython_extension(ipython)
+    except Exception:  # a half-initialised shell: %load_ext wfnb still works
+        pass
+
+
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+_register_magics()
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs

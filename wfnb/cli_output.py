@@ -3,26 +3,16 @@ what the command prints (tables, JSON, a run followed to its end)."""
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any
 
 import wfnb
-from wfnb.engine.core.errors import UsageError
+from wfnb.engine.core.params import parse_assignments as parse_params  # noqa: F401 - for the commands
 from wfnb.engine.core.states import RunStatus
 
 # exit codes of every wfnb command (see wfnb.cli)
 EXIT_OK, EXIT_RUN_NOT_COMPLETED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def parse_params(pairs: Sequence[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs or ():
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"-p {pair!r}: expected key=value")
-        if key.strip() in out:
-            raise UsageError(f"-p {key.strip()}: given twice")
-        out[key.strip()] = value
-    return out
 
 
 def fmt(value: Any) -> str:

@@ -12,9 +12,9 @@ import math
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
-from .errors import ParamError
+from .errors import ParamError, UsageError
 
 TYPES = ("str", "int", "float", "bool", "date", "datetime", "choice", "list", "json")
 _ORDERED = ("int", "float", "date", "datetime")
@@ -394,3 +394,17 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
     return value
+
+
+def parse_assignments(pairs: Sequence[str] | None) -> dict[str, str]:
+    """``-p key=value`` texts (the ``wfnb`` command, ``%wfnb run``) as {key: text};
+    UsageError for one without ``=`` or a key given twice."""
+    out: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"-p {pair!r}: expected key=value")
+        if key.strip() in out:
+            raise UsageError(f"-p {key.strip()}: given twice")
+        out[key.strip()] = value
+    return out
