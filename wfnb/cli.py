@@ -173,6 +173,16 @@ def cmd_execute(ws: wfnb.Workspace, args) -> int:
     return finish(ws, run, args)
 
 
+def _size(size: int | None) -> str:
+    if size is None:
+        return "missing"
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return ""
+
+
 def cmd_diff(ws: wfnb.Workspace, args) -> int:
     comparison = ws.compare(args.run_a, args.run_b)
     print(as_json(comparison.to_dict()) if args.json else comparison.text())
@@ -202,7 +212,8 @@ def cmd_show(ws: wfnb.Workspace, args) -> int:
     run = ws.get_run(args.run_id)
     tasks = run.tasks
     if args.json:
-        print(as_json({**run.to_dict(), "tasks": [task_dict(t) for t in tasks]}))
+        print(as_json({**run.to_dict(), "tasks": [task_dict(t) for t in tasks],
+                       "artifacts": [a.to_dict() for a in ws.artifacts(run.id)]}))
         return EXIT_OK
     info = run.to_dict()
     for key in ("id", "workflow", "version", "status", "progress", "created_by", "trigger",
@@ -219,6 +230,12 @@ def cmd_show(ws: wfnb.Workspace, args) -> int:
              "result": json.dumps(t.result)[:60] if t.result is not None else None}
             for t in tasks]
     print(table(rows, ["step", "attempt", "status", "started", "duration", "result"]))
+    files = ws.artifacts(run.id)
+    if files:
+        print("\nartifacts:")
+        print(table([{"step": a.step, "kind": a.kind, "size": _size(a.size),
+                      "path": a.path + (" (the parent's)" if a.reused else "")}
+                     for a in files], ["step", "kind", "size", "path"]))
     for t in tasks:
         if t.log or t.traceback or t.error:
             print(f"\n--- {t.step} (attempt {t.attempt}) ---")

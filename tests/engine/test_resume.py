@@ -283,6 +283,12 @@ def test_a_reused_notebook_step_keeps_its_outputs_and_executed_notebook(examples
     assert run.result("report") == {"total": 21, "region": "US"}  # its wfnb.output values
     assert report.notebook == parent.notebook and (examples / report.notebook).is_file()
     assert run.task("publish").reused_from is None and run.task("publish").notebook
+    # the artifacts: the reused report's notebook is the parent's, opened as a notebook
+    arts = {(a.step, a.kind): a for a in ws.artifacts(run.id)}
+    assert arts[("report", "notebook")].reused and arts[("report", "notebook")].size > 0
+    assert not arts[("publish", "notebook")].reused
+    nb = ws.artifact(run.id, "report")
+    assert nb.nbformat == 4 and any(c.cell_type == "code" for c in nb.cells)
     # the report notebook was not executed again: nothing of it under the new run's folder
     folder = lambda r: examples / ".wfnb" / "artifacts" / r.id  # noqa: E731
     assert list(folder(failed).glob("report*")) and list(folder(run).glob("publish*"))
@@ -339,3 +345,39 @@ def test_compare_needs_view_details_and_known_runs(chain, factory):
     lea = factory.open(user="lea")
     with pytest.raises(wfnb.PermissionDenied, match="RUN_WORKFLOW"):
         lea.rerun(failed.id, from_failure=True, n=9)
+
+
+def test_artifacts_are_listed_with_their_size_and_open_as_what_they_are(factory, capsys):
+    from wfnb.cli import main
+    factory.module("objs2", """
+        from wfnb import Workflow
+        wf = Workflow("objs2")
+
+        class Box:
+            def __init__(self, v):
+                self.v = v
+
+        @wf.step()
+        def make():
+            return Box(7)
+
+        @wf.step(after=["make"])
+        def plain(make):
+            return make.v
+    """)
+    ws = factory.open(user="ana")
+    run = ws.run("objs2")
+    [art] = ws.artifacts(run.id)
+    assert (art.step, art.kind, art.reused) == ("make", "pickle", False)
+    assert art.size == (factory.root / art.path).stat().st_size > 0
+    assert ws.artifact(run.id, "make").v == 7
+    assert ws.artifact(run.id, "plain") == 7  # a JSON result is itself
+    with pytest.raises(wfnb.NotFound, match=r"no task for step 'nope' \(its steps: make, plain"):
+        ws.artifact(run.id, "nope")
+    assert main(["show", run.id, "--workspace", str(factory.root)]) == 0
+    out = capsys.readouterr().out
+    assert "artifacts:" in out and art.path in out and " B " in out
+    (factory.root / art.path).unlink()
+    assert ws.artifacts(run.id)[0].size is None
+    with pytest.raises(wfnb.WfnbError, match="pickled to .*, which is missing"):
+        ws.artifact(run.id, "make")

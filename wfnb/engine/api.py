@@ -33,6 +33,7 @@ from .services.driving import Driving
 from .services.edits import WorkflowEdits
 from .services.guard import Guard
 from .services.history import History
+from .services.artifacts import Artifact, list_artifacts, open_artifact
 from .services.compare import Comparison, compare
 from .services.resumption import ResumePlan, plan_rerun
 from .services.runs import Run
@@ -72,7 +73,7 @@ class Engine:
         self.store = Store.for_path(self.config.history)
         self.liveness = Liveness.for_store(self.store)
         self.liveness.hung_after = self.config.hung_after
-        self.artifacts = self.root / ".wfnb" / "artifacts"
+        self.artifacts_dir = self.root / ".wfnb" / "artifacts"
         try:
             settings = dict(self.config.executor)
             if executor is not None:  # wfnb.open(..., executor="dask" or {...}) wins
@@ -89,7 +90,7 @@ class Engine:
         self.guard = Guard(self.user, self.permissions, self.store)
         self.catalog = Catalog(Loader(self.config.paths, self.root, kinds=STEP_KINDS),
                                self.root, self.guard, STEP_KINDS)
-        self.host = RunHost(self.store, self.executor, self.root, self.artifacts,
+        self.host = RunHost(self.store, self.executor, self.root, self.artifacts_dir,
                             kernel_pool=lambda: self.kernel_pool,
                             load_modules=self.catalog.load_modules,
                             on_end=self.liveness.remove)
@@ -383,6 +384,18 @@ class Engine:
     def get_run(self, run_id: str) -> Run:
         """One run with its tasks; NotFound if there is none with this id."""
         return self.history.get_run(run_id)
+
+    def artifacts(self, run_id: str) -> list[Artifact]:
+        """The files a run's tasks left: executed notebooks and pickled results, each with
+        its step, path (relative to the workspace) and size. Needs VIEW_DETAILS."""
+        return list_artifacts(self.get_run(run_id).tasks, self.root)
+
+    def artifact(self, run_id: str, step: str) -> Any:
+        """What ``step`` left in run ``run_id``: its executed notebook (an ``nbformat``
+        notebook) for a notebook step, else its result (unpickled when it was not JSON).
+        Needs VIEW_DETAILS; WfnbError names a missing file."""
+        return open_artifact(run_id, self.get_run(run_id).tasks, step, self.root,
+                             self.catalog.load_modules)
 
     def compare(self, run_a: str, run_b: str) -> Comparison:
         """Two runs side by side: the params that differ; per step status, duration,
