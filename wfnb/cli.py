@@ -20,6 +20,7 @@ from wfnb.cli_output import (EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_NOT_COMPLETED, as
 from wfnb.cli_schedules import cmd_scheduler, cmd_schedules
 from wfnb.engine.core.errors import StoreError, UsageError, WfnbError
 from wfnb.engine.core.states import RunStatus
+from wfnb.engine.services.artifacts import size_text
 from wfnb.lab import cmd_lab
 
 
@@ -173,16 +174,6 @@ def cmd_execute(ws: wfnb.Workspace, args) -> int:
     return finish(ws, run, args)
 
 
-def _size(size: int | None) -> str:
-    if size is None:
-        return "missing"
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return ""
-
-
 def cmd_diff(ws: wfnb.Workspace, args) -> int:
     comparison = ws.compare(args.run_a, args.run_b)
     print(as_json(comparison.to_dict()) if args.json else comparison.text())
@@ -233,7 +224,7 @@ def cmd_show(ws: wfnb.Workspace, args) -> int:
     files = ws.artifacts(run.id)
     if files:
         print("\nartifacts:")
-        print(table([{"step": a.step, "kind": a.kind, "size": _size(a.size),
+        print(table([{"step": a.step, "kind": a.kind, "size": size_text(a.size),
                       "path": a.path + (" (the parent's)" if a.reused else "")}
                      for a in files], ["step", "kind", "size", "path"]))
     for t in tasks:

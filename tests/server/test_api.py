@@ -463,3 +463,44 @@ async def test_every_refusal_is_403_naming_the_capability_recorded_and_changes_n
     code, body = await api.post(f"runs/{running['id']}/cancel", user="alice")
     assert code == 200 and body["run"]["status"] == "Cancelled"
 
+
+
+FRAGILE = '''
+from pathlib import Path
+from wfnb import Param, Workflow
+
+fragile = Workflow("fragile", params=[Param("n", type="int", default=2)])
+
+@fragile.step()
+def first(n):
+    return list(range(n))
+
+@fragile.step(after=["first"])
+def second(first):
+    if (Path(__file__).parent / "down").exists():
+        raise RuntimeError("down")
+    return sum(first)
+'''
+
+
+async def test_rerun_from_failure_reuses_and_refusals_change_nothing(api, workspace):
+    (workspace / "workflows" / "fragile.py").write_text(FRAGILE)
+    (workspace / "workflows" / "down").touch()
+    pid = (await api.run("fragile", n=3))["id"]
+    await api.status(pid, "Failed")
+    (workspace / "workflows" / "down").unlink()
+    code, body = await api.post(f"runs/{pid}/rerun", {"from_failure": "yes"})
+    assert code == 400 and body["field"] == "from_failure" and "true or false" in body["message"]
+    code, body = await api.post(f"runs/{pid}/rerun", {"from_failure": True,
+                                                      "params": {"n": 4}})
+    assert code == 409 and "first read n" in body["message"]
+    code, listed = await api.get("runs", workflow="fragile")
+    assert code == 200 and len(listed["runs"]) == 1  # nothing started
+    code, body = await api.post(f"runs/{pid}/rerun", {"from_failure": True})
+    assert code == 201 and body["run"]["rerun_mode"] == "from_failure"
+    done = await api.status(body["run"]["id"], "Completed")
+    tasks = {t["step"]: t for t in done["tasks"]}
+    assert tasks["first"]["reused_from"].startswith(pid) and tasks["second"]["reused_from"] is None
+    assert tasks["second"]["result"] == 3 and tasks["first"]["params_used"] == ["n"]
+    code, body = await api.post(f"runs/{pid}/rerun", {"from_step": "nope"})
+    assert code == 404 and "no step 'nope'" in body["message"]

@@ -28,7 +28,7 @@ from .errors import answer, bad_request, from_engine
 from .events import EventsSocket
 from .users import user_name
 
-KINDS = {dict: "an object", str: "a string"}
+KINDS = {dict: "an object", str: "a string", bool: "true or false"}
 MAX_LIMIT = 500        # runs per page, at most
 COUNT_LIMIT = 10_000   # a text search counts its matches up to this many (then "more")
 
@@ -215,7 +215,8 @@ class RunHandler(WfnbHandler):
             tasks = run.tasks
             approvals = [] if run.done else ws.run_approvals(run_id)
             return {"run": models.run(run), "tasks": [models.task(t) for t in tasks],
-                    "approvals": [models.approval(p) for p in approvals]}
+                    "approvals": [models.approval(p) for p in approvals],
+                    "artifacts": [a.to_dict() for a in ws.artifacts(run_id)]}
         self.reply(await self.engine(details))
 
 
@@ -262,12 +263,17 @@ class CancelHandler(WfnbHandler):
 class RerunHandler(WfnbHandler):
     @web.authenticated
     async def post(self, run_id: str):
-        params = self.field(self.body(), "params", dict, {})
+        body = self.body()
+        params = self.field(body, "params", dict, {})
+        from_failure = self.field(body, "from_failure", bool, False)
+        from_step = self.field(body, "from_step", str) or None
+        force = self.field(body, "force", bool, False)
 
         def rerun(ws) -> dict:
             may_run(ws, f"rerun run {run_id}")
             ws.get_run(run_id)  # VIEW_DETAILS: a rerun copies the parent's arguments
-            run = ws.rerun(run_id, **params)
+            run = ws.rerun(run_id, from_failure=from_failure, from_step=from_step,
+                           force=force, **params)
             ws.store.flush()
             return {"run": models.run(run)}
         self.reply(await self.engine(rerun), 201)

@@ -63,6 +63,7 @@ def task(record) -> dict:
         "seq": record.seq, "status": record.status.value, "inputs": record.inputs,
         "result": record.result, "result_ref": record.result_ref, "error": record.error,
         "traceback": record.traceback, "log": record.log or "", "notebook": record.notebook,
+        "reused_from": record.reused_from, "params_used": record.params_used,
         "created_at": record.created_at, "started_at": record.started_at,
         "ended_at": record.ended_at,
         "duration": record.duration if record.ended_at is not None else None})

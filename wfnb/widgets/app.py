@@ -138,7 +138,9 @@ def build_view(ws, content: dict, on_intent):
         return RunDialog(ws, content["workflow"], values=content.get("params"), on_intent=on)
     if action == "rerun":  # the form prefilled with the run's arguments; starts ws.rerun
         return RunDialog(ws, content["workflow"], values=content.get("params"),
-                         rerun_of=content["run_id"], on_intent=on)
+                         rerun_of=content["run_id"], on_intent=on,
+                         from_failure=bool(content.get("from_failure")),
+                         from_step=content.get("from_step") or None)
     if action == "runs":
         return RunsTable(ws, content.get("workflow"), on_intent=on)
     if action == "details":

@@ -55,6 +55,9 @@ function render({ model, el }) {
       h("span", { class: "wfnb-title" }, `${run.workflow} · `, h("code", {}, run.id)),
       cancel,
       model.get("can_rerun") ? h("button", { class: "wfnb-btn wfnb-rerun", onclick: () => model.send({ action: "rerun" }) }, "Rerun") : null,
+      model.get("can_rerun") && run.done && run.status !== "Completed"
+        ? h("button", { class: "wfnb-btn wfnb-resume", title: "Reuse the steps that completed; run the rest again",
+          onclick: () => model.send({ action: "rerun", from_failure: true }) }, "Rerun from failure") : null,
       h("button", { class: `wfnb-btn wfnb-close${back ? " wfnb-back" : ""}`, title: back ? `Back to ${back}` : "Close",
         onclick: () => model.send({ action: "close" }) }, back ? "‹ Back" : "Close"));
   }
@@ -68,10 +71,16 @@ function render({ model, el }) {
     for (const t of tasks) {
       const key = t.id;
       rows.push(h("tr", { class: "wfnb-task", key, "data-step": t.step, onclick: () => { open.has(key) ? open.delete(key) : open.add(key); draw(); } },
-        h("td", {}, open.has(key) ? "▾ " : "▸ ", t.step), h("td", {}, t.attempt), h("td", {}, statusBadge(t.status)),
+        h("td", {}, open.has(key) ? "▾ " : "▸ ", t.step), h("td", {}, t.attempt),
+        h("td", {}, statusBadge(t.status), t.reused_from
+          ? h("span", { class: "wfnb-reused", title: `The result of ${t.reused_from}` }, " reused from ",
+            h("span", { onclick: (e) => e.stopPropagation() }, parentLink(model, t.reused_run))) : null),
         h("td", {}, t.started ? new Date(t.started).toLocaleTimeString() : ""), h("td", {}, elapsed(t.duration, t.since)),
-        h("td", { class: "wfnb-error" }, t.error)));
-      if (open.has(key)) rows.push(h("tr", { key: `${key}-open`, class: "wfnb-task-open" }, h("td", { colspan: 6 },
+        h("td", { class: "wfnb-error" }, t.error),
+        h("td", {}, model.get("can_rerun") && run.done && t.step !== "Start"
+          ? h("button", { class: "wfnb-btn wfnb-small wfnb-rerun-here", title: `Rerun from ${t.step}: the completed steps before it are reused`,
+            onclick: (e) => { e.stopPropagation(); model.send({ action: "rerun", from_step: t.step }); } }, "Rerun from here") : null)));
+      if (open.has(key)) rows.push(h("tr", { key: `${key}-open`, class: "wfnb-task-open" }, h("td", { colspan: 7 },
         t.result ? h("div", {}, h("b", {}, "Result"), h("pre", { class: "wfnb-pre" }, t.result)) : null,
         t.log ? h("div", {}, h("b", {}, "Output"), h("pre", { class: "wfnb-pre wfnb-log" }, t.log)) : null,
         t.traceback ? h("div", {}, h("b", {}, "Traceback"), h("pre", { class: "wfnb-pre" }, t.traceback)) : null,
@@ -87,7 +96,8 @@ function render({ model, el }) {
     patch(root,
       head(run),
       h("div", { class: "wfnb-run-summary" }, statusBadge(run.status), ` ${pct}% · by ${run.created_by} · ${run.trigger}`,
-        run.parent_id ? [" of ", parentLink(model, run.parent_id)] : "",
+        run.parent_id ? [run.rerun_mode === "from_failure" ? " resumed from the failure of "
+          : run.rerun_mode === "from_step" ? ` from step ${run.rerun_from} of ` : " of ", parentLink(model, run.parent_id)] : "",
         run.duration !== null || run.since ? [" · ", elapsed(run.duration, run.since)] : ""),
       h("div", { class: "wfnb-bar" }, h("div", { style: `width: ${pct}%` })),
       run.error ? h("div", { class: "wfnb-error" }, run.error) : null,
@@ -96,11 +106,15 @@ function render({ model, el }) {
         approvals.map((a) => approvalForm(a, drafts, problems[`${a.run_id}:${a.step}`], (c) => model.send(c), uid))) : null,
       h("div", { class: "wfnb-args" }, h("b", {}, "Arguments "), h("code", {}, JSON.stringify(run.params))),
       timeline(tasks, run),
+      (model.get("artifacts") || []).length ? h("div", { class: "wfnb-artifacts", "aria-label": "Artifacts" },
+        h("b", {}, "Artifacts "),
+        model.get("artifacts").map((a) => h("span", { class: "wfnb-artifact", key: `${a.kind}:${a.path}` },
+          `${a.step} · ${a.kind} · ${a.size_text}${a.reused ? " (reused)" : ""} `, h("code", {}, a.path), " "))) : null,
       h("table", { class: "wfnb-table" },
-        h("thead", {}, h("tr", {}, ["Task", "Attempt", "Status", "Start", "Duration", "Error"].map((c) => h("th", {}, c)))),
+        h("thead", {}, h("tr", {}, ["Task", "Attempt", "Status", "Start", "Duration", "Error", ""].map((c) => h("th", {}, c)))),
         h("tbody", {}, rows)));
   }
-  for (const name of ["run", "tasks", "approvals", "decision_errors", "can_cancel", "can_rerun", "message", "back"])
+  for (const name of ["run", "tasks", "approvals", "decision_errors", "can_cancel", "can_rerun", "message", "back", "artifacts"])
     model.on(`change:${name}`, draw);
   draw();
   return startTicker(root);

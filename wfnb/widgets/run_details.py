@@ -10,6 +10,7 @@ import anywidget
 import traitlets
 
 from ..engine.core.errors import WfnbError
+from ..engine.services.artifacts import list_artifacts, size_text
 from .live import Live
 from .run_dialog import DecidesApprovals, iso, since, waiting_approvals, with_approval_form
 
@@ -26,6 +27,8 @@ class RunDetails(DecidesApprovals, Live, anywidget.AnyWidget):
     decision_errors = traitlets.Dict({}).tag(sync=True)
     can_cancel = traitlets.Bool(False).tag(sync=True)
     can_rerun = traitlets.Bool(False).tag(sync=True)
+    # executed notebooks and pickled results: step, kind, path, size (ws.artifacts)
+    artifacts = traitlets.List([]).tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
     back = traitlets.Unicode("").tag(sync=True)  # the view Close returns to, if any
 
@@ -54,7 +57,8 @@ class RunDetails(DecidesApprovals, Live, anywidget.AnyWidget):
                 "result": json.dumps(t.result, indent=1, default=str)[:LOG_LIMIT]
                 if t.result is not None else "",
                 "log": log[-LOG_LIMIT:], "traceback": t.traceback or "", "error": t.error or "",
-                "notebook": t.notebook or ""})
+                "notebook": t.notebook or "", "reused_from": t.reused_from or "",
+                "reused_run": (t.reused_from or "").split(":")[0]})
         info = {"id": run.id, "workflow": run.workflow, "status": run.status,
                 "progress": round(run.progress, 4), "params": run.params,
                 "created_by": run.created_by, "trigger": run.trigger,
@@ -62,9 +66,12 @@ class RunDetails(DecidesApprovals, Live, anywidget.AnyWidget):
                 "ended": iso(run.ended_at), "error": run.error or "",
                 "since": None if run.done else iso(run.started_at),
                 "duration": round(run.duration, 3) if run.done and run.duration is not None
-                else None}
+                else None, "done": run.done, "rerun_mode": run.record.rerun_mode or "",
+                "rerun_from": run.record.rerun_from or ""}
         mine = run.created_by == ws.user and ws.can("RUN_WORKFLOW")
-        return {"run": info, "tasks": tasks,
+        files = [{**a.to_dict(), "size_text": size_text(a.size)}
+                 for a in list_artifacts(records, ws.root)]
+        return {"run": info, "tasks": tasks, "artifacts": files,
                 "approvals": [] if run.done else waiting_approvals(ws, run.id, records),
                 "can_cancel": not run.done and (ws.can("CANCEL_RUN") or mine),
                 "can_rerun": ws.can("RUN_WORKFLOW", run.workflow)}

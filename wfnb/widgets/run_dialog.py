@@ -138,18 +138,25 @@ class RunDialog(DecidesApprovals, Live, anywidget.AnyWidget):
     steps = traitlets.List([]).tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
     rerun_of = traitlets.Unicode("").tag(sync=True)
+    rerun_mode = traitlets.Unicode("").tag(sync=True)  # "", "from_failure" or "from_step"
+    rerun_step = traitlets.Unicode("").tag(sync=True)  # the step of "from_step"
+    force = traitlets.Bool(False).tag(sync=True)       # rerun steps that read changed params
     # a refused decision, by "run_id:step": {"fields": {name: problem}, "message": text}
     decision_errors = traitlets.Dict({}).tag(sync=True)
     back = traitlets.Unicode("").tag(sync=True)  # the view Close returns to, if any
 
     def __init__(self, ws, workflow: str, values: dict | None = None, on_intent=None,
-                 rerun_of: str | None = None, **kw):
+                 rerun_of: str | None = None, from_failure: bool = False,
+                 from_step: str | None = None, **kw):
         super().__init__(**kw)
         self._wf = ws.workflow(workflow)
         self._run = None
         self._relevant_runs = set()
         self._on_intent = on_intent
         self.rerun_of = rerun_of or ""
+        if rerun_of and (from_failure or from_step):  # a resume: Rerun from failure / here
+            self.rerun_mode = "from_failure" if from_failure else "from_step"
+            self.rerun_step = from_step or ""
         self.workflow = {"name": self._wf.name, "title": self._wf.title,
                          "description": self._wf.description}
         self.fields = [p.to_dict() for p in self._wf.params]
@@ -172,7 +179,9 @@ class RunDialog(DecidesApprovals, Live, anywidget.AnyWidget):
             if self.rerun_of:  # only what the user changed overrides the parent's arguments
                 overrides = {k: v for k, v in values.items() if k not in self._prefilled
                              or v != self._prefilled[k]}
-                self._run = self._ws.rerun(self.rerun_of, **overrides)
+                self._run = self._ws.rerun(
+                    self.rerun_of, from_failure=self.rerun_mode == "from_failure",
+                    from_step=self.rerun_step or None, force=self.force, **overrides)
             else:
                 self._run = self._ws.start(self._wf.name, **values)
         except ParamError as exc:
@@ -203,6 +212,7 @@ class RunDialog(DecidesApprovals, Live, anywidget.AnyWidget):
     def _message(self, _widget, content: dict, _buffers) -> None:
         action = content.get("action")
         if action == "start":
+            self.force = bool(content.get("force", self.force))
             self.start(content.get("values") or {})
         elif action in ("approve", "reject"):
             self.decide(action, content.get("step"), content.get("comment"),

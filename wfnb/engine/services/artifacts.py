@@ -31,6 +31,18 @@ class Artifact:
         return asdict(self)
 
 
+def size_text(size: int | None) -> str:
+    """``1,234 B``, ``5.4 KB``, ``12.0 MB``; ``missing`` for a file that has gone."""
+    if size is None:
+        return "missing"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return ""
+
+
 def list_artifacts(tasks: list[TaskRecord], root: Path) -> list[Artifact]:
     """The artifacts of ``tasks``, in their order; a notebook shared by a run's cell tasks
     once."""
@@ -73,4 +85,4 @@ def open_artifact(run_id: str, tasks: list[TaskRecord], step: str, root: Path,
     return decode_result(task.result, task.result_ref, root, load_modules)
 
 
-__all__ = ["Artifact", "list_artifacts", "open_artifact"]
+__all__ = ["Artifact", "list_artifacts", "open_artifact", "size_text"]
