@@ -20,7 +20,13 @@ export interface IFrame {
 /** What a view asks the server to open: a view name and its arguments. */
 export interface IViewSpec {
   view: string;
-  args: { workflow?: string; run_id?: string; params?: Record<string, unknown> };
+  args: {
+    workflow?: string;
+    run_id?: string;
+    params?: Record<string, unknown>;
+    from_failure?: boolean;
+    from_step?: string;
+  };
 }
 
 const PATH = 'wfnb/api/views';

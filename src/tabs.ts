@@ -28,6 +28,12 @@ export function tabFor(intent: IIntent): ITabInfo | null {
   if (intent.params && typeof intent.params === 'object') {
     args.params = intent.params;
   }
+  if (intent.from_failure === true) {
+    args.from_failure = true;
+  }
+  if (typeof intent.from_step === 'string' && intent.from_step) {
+    args.from_step = intent.from_step;
+  }
   const spec = { view: action, args };
   const info = (key: string, label: string, caption: string) => ({ key, label, caption, spec });
   switch (action) {
@@ -40,9 +46,20 @@ export function tabFor(intent: IIntent): ITabInfo | null {
     case 'run':
       return workflow ? info(`run:${workflow}`, `Run ${workflow}`, `Run ${workflow}`) : null;
     case 'rerun': // the run dialog again, filled in with the run's arguments
-      return workflow && run
-        ? info(`rerun:${run}`, `Run ${workflow}`, `Rerun of run ${run}`)
-        : null;
+      if (!(workflow && run)) {
+        return null;
+      }
+      if (args.from_failure) {
+        return info(`resume:${run}`, `Resume ${workflow}`, `Resume run ${run} from its failure`);
+      }
+      if (args.from_step) {
+        return info(
+          `resume:${run}:${args.from_step}`,
+          `Rerun ${workflow} from ${args.from_step}`,
+          `Rerun run ${run} from step ${args.from_step}`
+        );
+      }
+      return info(`rerun:${run}`, `Run ${workflow}`, `Rerun of run ${run}`);
     case 'editor':
       return workflow
         ? info(`editor:${workflow}`, `Editor: ${workflow}`, `Editor of ${workflow}`)

@@ -72,12 +72,32 @@ booked.approval("book", after=["ready"], approvers=["lead"],
 '''
 
 
+# a chain whose last step fails while a flag file exists (resumed from its failure)
+RESUMABLE = '''
+from pathlib import Path
+from wfnb import Workflow
+
+resumable = Workflow("resumable", title="Resumable")
+
+@resumable.step()
+def fetch():
+    return [3, 4]
+
+@resumable.step(after=["fetch"])
+def store(fetch):
+    if (Path(__file__).parent / "resumable-down").exists():
+        raise RuntimeError("the store is down")
+    return sum(fetch)
+'''
+
+
 @pytest.fixture(scope="module")
 def lab_root(tmp_path_factory) -> Path:
     root = workspace_copy(tmp_path_factory.mktemp("labext"))
     toml = root / "examples" / "wfnb.toml"
     toml.write_text(toml.read_text() + "\n[roles]" + TEAM_ROLES.split("[roles]", 1)[1])
     (root / "examples" / "workflows" / "sign_offs.py").write_text(SIGN_OFFS)
+    (root / "examples" / "workflows" / "resumable.py").write_text(RESUMABLE)
     return root
 
 
@@ -513,6 +533,46 @@ def test_run_as_workflow_from_the_notebook_toolbar_and_the_file_browser(browser,
 
 
 # ---- themes ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_rerun_from_failure_in_a_details_tab_reuses_and_says_so(ana, lab_url, lab_root,
+                                                                 history, theme):
+    set_theme(ana, theme)
+    down = lab_root / "examples" / "workflows" / "resumable-down"
+    down.touch()
+    failed = start(lab_url, "ana", "resumable")
+    reaches(history, failed, "Failed")
+    down.unlink()
+    open_sidebar(ana).locator(".wfnb-view-all").click()
+    runs = shown_view(ana, "Workflow runs")
+    runs.locator(f".wfnb-row[data-run='{failed}'] .wfnb-view-details").click()
+    details = shown_view(ana, f"Run {failed}")
+    details.locator(".wfnb-task[data-step='store'] .wfnb-rerun-here").wait_for()
+    details.locator(".wfnb-resume").click()
+    dialog = shown_view(ana, "Resume resumable")
+    help_text = dialog.locator(".wfnb-rerun-of").inner_text()
+    assert "The steps that completed in it are reused, not run again." in help_text
+    assert dialog.locator(".wfnb-title").inner_text() == "Resume from failure: Resumable"
+    dialog.locator(".wfnb-start").click()
+    dialog.locator(".wfnb-run-status .wfnb-status:text-is('Completed')").wait_for()
+    child = history.runs(workflow="resumable", limit=1)[0]
+    assert (child.parent_id, child.record.rerun_mode) == (failed, "from_failure")
+    dialog.locator(".wfnb-details").click()
+    shown = shown_view(ana, f"Run {child.id}")
+    fetch = shown.locator(".wfnb-task[data-step='fetch']")
+    fetch.locator(".wfnb-reused").wait_for()
+    assert fetch.locator(".wfnb-reused").inner_text().strip() == f"reused from {failed}"
+    assert shown.locator(".wfnb-task[data-step='store'] .wfnb-reused").count() == 0
+    assert "resumed from the failure of" in shown.locator(".wfnb-run-summary").inner_text()
+    hide_toasts(ana)
+    result = contrast_audit(ana, 4.5, scope=".jp-wfnb-View")
+    assert result["checked"] >= 10 and not result["failures"], result["failures"]
+    ana.screenshot(path=str(SHOTS / f"lab-resumed-{theme}.png"))
+    if theme == "dark":
+        set_theme(ana, "light")
+    for label in (f"Run {child.id}", "Resume resumable", f"Run {failed}"):
+        tab(ana, label).locator(".lm-TabBar-tabCloseIcon").click()
+
+
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_the_shell_reads_in_the_theme(page, lab_url, history, theme):
     set_theme(page, theme)

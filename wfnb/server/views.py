@@ -32,7 +32,8 @@ Sink = Callable[[dict], None]
 
 # the views a client may open, by name (the cell views' intents: widgets/app.py)
 VIEWS = ("gallery", "runs", "details", "run", "rerun", "inbox", "schedules", "editor")
-ARGS = {"workflow": str, "run_id": str, "params": dict}  # what "open" may carry, by type
+# what "open" may carry, by type (from_failure / from_step: a rerun that resumes)
+ARGS = {"workflow": str, "run_id": str, "params": dict, "from_failure": bool, "from_step": str}
 
 _building = threading.local()  # the sink of the view being built on this thread
 _default_create_comm = comm.create_comm
