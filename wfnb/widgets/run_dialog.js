@@ -14,7 +14,7 @@ function render({ model, el }) {
     return h("div", { class: "wfnb-form" },
       rows.length ? rows : h("div", { class: "wfnb-muted" }, "This workflow takes no parameters."),
       model.get("rerun_mode") ? h("label", { class: "wfnb-force" },
-        h("input", { type: "checkbox", class: "wfnb-force-box", checked: model.get("force"),
+        h("input", { type: "checkbox", class: "wfnb-force-box", checked: force,
           onchange: (e) => { force = e.target.checked; } }),
         " Run again the reused steps that read a parameter you change (force)") : null,
       h("div", { class: "wfnb-actions" },
@@ -64,8 +64,9 @@ function render({ model, el }) {
       model.get("message") ? h("div", { class: "wfnb-error wfnb-message" }, model.get("message")) : null,
       run.id ? progress() : form());
   }
-  for (const name of ["run", "steps", "errors", "message", "fields", "workflow", "decision_errors", "back", "rerun_of", "rerun_mode", "rerun_step", "force"])
+  for (const name of ["run", "steps", "errors", "message", "fields", "workflow", "decision_errors", "back", "rerun_of", "rerun_mode", "rerun_step"])
     model.on(`change:${name}`, draw);
+  model.on("change:force", () => { force = model.get("force"); draw(); });
   draw();
   return startTicker(root);
 }
