@@ -212,9 +212,12 @@ class RunHandler(WfnbHandler):
     async def get(self, run_id: str):
         def details(ws) -> dict:
             run = ws.get_run(run_id)
+            # the run first: a live run moves on meanwhile, and a status read before the
+            # tasks is never ahead of them (Completed always comes with its last task)
+            shown, done = models.run(run), run.done
             tasks = run.tasks
-            approvals = [] if run.done else ws.run_approvals(run_id)
-            return {"run": models.run(run), "tasks": [models.task(t) for t in tasks],
+            approvals = [] if done else ws.run_approvals(run_id)
+            return {"run": shown, "tasks": [models.task(t) for t in tasks],
                     "approvals": [models.approval(p) for p in approvals],
                     "artifacts": [a.to_dict() for a in ws.artifacts(run_id)]}
         self.reply(await self.engine(details))

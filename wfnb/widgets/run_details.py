@@ -43,6 +43,17 @@ class RunDetails(DecidesApprovals, Live, anywidget.AnyWidget):
     def _state(self) -> dict[str, Any]:
         ws, run = self._ws, self._run.refresh()
         start = run.started_at or run.created_at
+        # the run before its tasks: a live run moves on meanwhile, and a status read first
+        # is never ahead of the tasks (Completed always comes with its last task)
+        info = {"id": run.id, "workflow": run.workflow, "status": run.status,
+                "progress": round(run.progress, 4), "params": run.params,
+                "created_by": run.created_by, "trigger": run.trigger,
+                "parent_id": run.parent_id or "", "started": iso(run.started_at),
+                "ended": iso(run.ended_at), "error": run.error or "",
+                "since": None if run.done else iso(run.started_at),
+                "duration": round(run.duration, 3) if run.done and run.duration is not None
+                else None, "done": run.done, "rerun_mode": run.record.rerun_mode or "",
+                "rerun_from": run.record.rerun_from or ""}
         records, tasks = run.tasks, []
         for t in records:
             offset = lambda at: round((at - start).total_seconds(), 3) if at else None  # noqa: E731
@@ -59,15 +70,6 @@ class RunDetails(DecidesApprovals, Live, anywidget.AnyWidget):
                 "log": log[-LOG_LIMIT:], "traceback": t.traceback or "", "error": t.error or "",
                 "notebook": t.notebook or "", "reused_from": t.reused_from or "",
                 "reused_run": (t.reused_from or "").split(":")[0]})
-        info = {"id": run.id, "workflow": run.workflow, "status": run.status,
-                "progress": round(run.progress, 4), "params": run.params,
-                "created_by": run.created_by, "trigger": run.trigger,
-                "parent_id": run.parent_id or "", "started": iso(run.started_at),
-                "ended": iso(run.ended_at), "error": run.error or "",
-                "since": None if run.done else iso(run.started_at),
-                "duration": round(run.duration, 3) if run.done and run.duration is not None
-                else None, "done": run.done, "rerun_mode": run.record.rerun_mode or "",
-                "rerun_from": run.record.rerun_from or ""}
         mine = run.created_by == ws.user and ws.can("RUN_WORKFLOW")
         files = [{**a.to_dict(), "size_text": size_text(a.size)}
                  for a in list_artifacts(records, ws.root)]
