@@ -26,6 +26,7 @@ export interface IViewSpec {
     params?: Record<string, unknown>;
     from_failure?: boolean;
     from_step?: string;
+    other?: string;
   };
 }
 

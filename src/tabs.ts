@@ -34,6 +34,9 @@ export function tabFor(intent: IIntent): ITabInfo | null {
   if (typeof intent.from_step === 'string' && intent.from_step) {
     args.from_step = intent.from_step;
   }
+  if (typeof intent.other === 'string' && intent.other) {
+    args.other = intent.other;
+  }
   const spec = { view: action, args };
   const info = (key: string, label: string, caption: string) => ({ key, label, caption, spec });
   switch (action) {
@@ -60,6 +63,10 @@ export function tabFor(intent: IIntent): ITabInfo | null {
         );
       }
       return info(`rerun:${run}`, `Run ${workflow}`, `Rerun of run ${run}`);
+    case 'compare': // a run beside another (its parent)
+      return run
+        ? info(`compare:${args.other ?? ''}:${run}`, `Compare ${run}`, `Compare run ${run}`)
+        : null;
     case 'editor':
       return workflow
         ? info(`editor:${workflow}`, `Editor: ${workflow}`, `Editor of ${workflow}`)

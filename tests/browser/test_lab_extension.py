@@ -567,9 +567,22 @@ def test_rerun_from_failure_in_a_details_tab_reuses_and_says_so(ana, lab_url, la
     result = contrast_audit(ana, 4.5, scope=".jp-wfnb-View")
     assert result["checked"] >= 10 and not result["failures"], result["failures"]
     ana.screenshot(path=str(SHOTS / f"lab-resumed-{theme}.png"))
+    # Compare with parent: the two runs side by side in a tab
+    shown.locator(".wfnb-compare-parent").click()
+    compared = shown_view(ana, f"Compare {child.id}")
+    store = compared.locator(".wfnb-compare-steps tr[data-step='store']")
+    store.wait_for()
+    cells = [c.strip() for c in store.locator("td").all_inner_texts()]
+    assert cells[0] == "store" and cells[1].startswith("Failed") and \
+        cells[2].startswith("Completed"), cells
+    assert "reused" in compared.locator(".wfnb-compare-steps tr[data-step='fetch']").inner_text()
+    assert compared.locator(".wfnb-same-params").inner_text() == "The same in both runs."
+    hide_toasts(ana)
+    result = contrast_audit(ana, 4.5, scope=".jp-wfnb-View")
+    assert result["checked"] >= 8 and not result["failures"], result["failures"]
     if theme == "dark":
         set_theme(ana, "light")
-    for label in (f"Run {child.id}", "Resume resumable", f"Run {failed}"):
+    for label in (f"Compare {child.id}", f"Run {child.id}", "Resume resumable", f"Run {failed}"):
         tab(ana, label).locator(".lm-TabBar-tabCloseIcon").click()
 
 

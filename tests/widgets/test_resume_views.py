@@ -89,3 +89,17 @@ def test_details_list_artifacts_with_their_size(factory):
     [art] = ws.run_details(run.id).view.artifacts
     assert (art["step"], art["kind"]) == ("make", "pickle")
     assert art["size"] > 0 and art["size_text"].endswith(" B")
+
+
+def test_compare_with_parent_from_details_shows_what_differs(factory):
+    ws, failed = failed_chain(factory)
+    run = ws.rerun(failed.id, from_failure=True, label="y").wait(60)
+    box = ws.run_details(run.id)
+    box.view._message(None, {"action": "compare", "other": failed.id}, [])
+    view = box.navigator.current
+    assert type(view).__name__ == "CompareView"
+    c = view.comparison
+    assert (c["a"]["id"], c["b"]["id"]) == (failed.id, run.id)
+    assert c["params"] == [{"name": "label", "a": "x", "b": "y"}]
+    steps = {s["step"]: s for s in c["steps"]}
+    assert steps["load"]["a"]["status"] == "Failed" and steps["extract"]["b"]["reused"]

@@ -31,9 +31,11 @@ from .sockets import WfnbSocket
 Sink = Callable[[dict], None]
 
 # the views a client may open, by name (the cell views' intents: widgets/app.py)
-VIEWS = ("gallery", "runs", "details", "run", "rerun", "inbox", "schedules", "editor")
+VIEWS = ("gallery", "runs", "details", "run", "rerun", "inbox", "schedules", "editor",
+         "compare")
 # what "open" may carry, by type (from_failure / from_step: a rerun that resumes)
-ARGS = {"workflow": str, "run_id": str, "params": dict, "from_failure": bool, "from_step": str}
+ARGS = {"workflow": str, "run_id": str, "params": dict, "from_failure": bool, "from_step": str,
+        "other": str}  # other: the run a compare view sets beside run_id
 
 _building = threading.local()  # the sink of the view being built on this thread
 _default_create_comm = comm.create_comm
@@ -84,7 +86,7 @@ def open_view(ws, view: str, args: dict, sink: Sink):
                              else f"args.{name}: must be a {ARGS[name].__name__}")
     content = {"action": view, **args}
     for name in {"run": ["workflow"], "rerun": ["workflow", "run_id"], "details": ["run_id"],
-                 "editor": ["workflow"]}.get(view, []):
+                 "editor": ["workflow"], "compare": ["run_id"]}.get(view, []):
         if not args.get(name):
             raise ValueError(f"args.{name}: the {view} view needs it")
     need = needed(content)

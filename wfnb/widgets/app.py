@@ -17,7 +17,8 @@ from .runs_table import RunsTable
 
 # what "‹ Back" returns to, by the kind of view
 BACK_TO = {"RunsTable": "Runs", "RunDetails": "Run details", "RunDialog": "Run",
-           "Inbox": "Approvals", "Editor": "Editor", "SchedulesView": "Schedules"}
+           "Inbox": "Approvals", "Editor": "Editor", "SchedulesView": "Schedules",
+           "CompareView": "Compare"}
 
 
 def denied_line(ws, exc: PermissionDenied) -> str:
@@ -49,7 +50,8 @@ NEEDS = {"gallery": ("LIST_WORKFLOWS", "open the gallery"),
          "rerun": ("RUN_WORKFLOW", "rerun workflow {workflow!r}"),
          "runs": ("VIEW_RUNS", "list runs"), "details": ("VIEW_DETAILS", "see run {run_id}"),
          "editor": ("LIST_WORKFLOWS", "open the editor"),
-         "inbox": ("APPROVE", "see the approvals waiting for a decision")}
+         "inbox": ("APPROVE", "see the approvals waiting for a decision"),
+         "compare": ("VIEW_DETAILS", "compare run {run_id}")}
 
 
 class Navigator:
@@ -143,6 +145,9 @@ def build_view(ws, content: dict, on_intent):
                          from_step=content.get("from_step") or None)
     if action == "runs":
         return RunsTable(ws, content.get("workflow"), on_intent=on)
+    if action == "compare":  # with the run given as "other", else with its parent
+        from .compare_view import CompareView
+        return CompareView(ws, content["run_id"], content.get("other"), on_intent=on)
     if action == "details":
         return RunDetails(ws, content["run_id"], on_intent=on)
     if action == "editor":

@@ -54,6 +54,8 @@ function render({ model, el }) {
     return h("div", { class: "wfnb-panel-head" },
       h("span", { class: "wfnb-title" }, `${run.workflow} · `, h("code", {}, run.id)),
       cancel,
+      run.parent_id ? h("button", { class: "wfnb-btn wfnb-compare-parent", title: "This run and its parent side by side",
+        onclick: () => model.send({ action: "compare", other: run.parent_id }) }, "Compare with parent") : null,
       model.get("can_rerun") ? h("button", { class: "wfnb-btn wfnb-rerun", onclick: () => model.send({ action: "rerun" }) }, "Rerun") : null,
       model.get("can_rerun") && run.done && run.status !== "Completed"
         ? h("button", { class: "wfnb-btn wfnb-resume", title: "Reuse the steps that completed; run the rest again",
