@@ -122,26 +122,31 @@ def test_a_step_changed_since_the_parent_ran_is_named_and_refused(chain, factory
     assert run.status == "Completed" and run.result("load")["total"] == 300
 
 
+# a step returning an object that is not JSON (pickled), then one using it
+BOXES = """
+    from pathlib import Path
+    from wfnb import Workflow
+    wf = Workflow("{name}")
+
+    class Box:
+        def __init__(self, v):
+            self.v = v
+
+    @wf.step()
+    def make():
+        return Box(7)
+
+    @wf.step(after=["make"])
+    def {then}(make):{check}
+        return make.v
+"""
+BROKEN_CHECK = """
+        if (Path(__file__).parent / "broken").exists():
+            raise RuntimeError("not yet")"""
+
+
 def test_a_missing_artifact_is_named_and_refused(factory):
-    factory.module("objs", """
-        from pathlib import Path
-        from wfnb import Workflow
-        wf = Workflow("objs")
-
-        class Box:
-            def __init__(self, v):
-                self.v = v
-
-        @wf.step()
-        def make():
-            return Box(7)
-
-        @wf.step(after=["make"])
-        def use(make):
-            if (Path(__file__).parent / "broken").exists():
-                raise RuntimeError("not yet")
-            return make.v
-    """)
+    factory.module("objs", BOXES.format(name="objs", then="use", check=BROKEN_CHECK))
     (factory.root / "workflows" / "broken").touch()
     ws = factory.open(user="ana")
     failed = ws.run("objs")
@@ -349,22 +354,7 @@ def test_compare_needs_view_details_and_known_runs(chain, factory):
 
 def test_artifacts_are_listed_with_their_size_and_open_as_what_they_are(factory, capsys):
     from wfnb.cli import main
-    factory.module("objs2", """
-        from wfnb import Workflow
-        wf = Workflow("objs2")
-
-        class Box:
-            def __init__(self, v):
-                self.v = v
-
-        @wf.step()
-        def make():
-            return Box(7)
-
-        @wf.step(after=["make"])
-        def plain(make):
-            return make.v
-    """)
+    factory.module("objs2", BOXES.format(name="objs2", then="plain", check=""))
     ws = factory.open(user="ana")
     run = ws.run("objs2")
     [art] = ws.artifacts(run.id)

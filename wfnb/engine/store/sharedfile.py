@@ -70,6 +70,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _held_shared(fd: int | None) -> bool:
+    """Does another open file hold a lock on the file of ``fd``? (tried exclusive, at once,
+    and let go); False without the file."""
+    if fd is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
+
+
 def is_lock_error(exc: Exception) -> bool:
     text = str(exc).lower()
     return "lock" in text and ("conflicting" in text or "could not set" in text)
@@ -495,25 +508,11 @@ class SharedFile:
     def _first_waiting(self) -> bool:
         """Does a process wait for a turn that goes first? (probed through a second open
         file: it sees this process's own hold too, which only a waiter has)"""
-        if self._first_probe_fd is None:
-            return False
-        try:
-            fcntl.flock(self._first_probe_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(self._first_probe_fd, fcntl.LOCK_UN)
-        return False
+        return _held_shared(self._first_probe_fd)
 
     def _readers_waiting(self) -> bool:
         """Does another process wait to read? (it holds ``<history>.readers`` shared)"""
-        if self._readers_fd is None:
-            return False
-        try:
-            fcntl.flock(self._readers_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(self._readers_fd, fcntl.LOCK_UN)
-        return False
+        return _held_shared(self._readers_fd)
 
     def _unlock_file(self) -> None:
         if self._lock_fd is not None:
