@@ -8,6 +8,7 @@ import wfnb
 from tests.helpers import poll
 
 CHAIN = """
+    import time
     from pathlib import Path
     from wfnb import Param, Workflow
 
@@ -32,6 +33,8 @@ CHAIN = """
     @wf.step(after=["transform"])
     def load(transform, label):
         count("load")
+        while (HERE / "hold").exists():  # a test holds the step here
+            time.sleep(0.01)
         if (HERE / "broken").exists():
             raise RuntimeError("the warehouse is down")
         return {"label": label, "total": sum(transform)}
@@ -76,6 +79,22 @@ def test_resume_from_failure_reuses_completed_steps_and_runs_the_failed_one(chai
                   "ORDER BY seq", [run.id])
     assert list(rows["step"]) == ["extract", "transform", "load"]
     assert rows["reused_from"].notna().tolist() == [True, True, False]
+
+
+def test_the_reused_tasks_are_in_the_history_while_the_first_step_works(chain, factory):
+    ws, failed = chain
+    hold = factory.root / "workflows" / "hold"
+    hold.touch()
+    ws.store.flush_interval = 3600  # nothing but the resume itself writes them before the end
+    try:
+        run = ws.rerun(failed.id, from_failure=True)
+        poll(lambda: ws.sql("SELECT count(*) AS n FROM tasks WHERE run_id = ? AND reused_from "
+                            "IS NOT NULL", [run.id])["n"][0] == 2, timeout=20,
+             what="the reused tasks in the history")
+        assert run.status == "Running" and run.task("load").status == "Running"
+    finally:
+        hold.unlink()
+    assert run.wait(60).status == "Completed"
 
 
 def test_rerun_from_a_step_reuses_only_what_is_upstream_of_it(chain, factory):

@@ -35,7 +35,7 @@ from .services.guard import Guard
 from .services.history import History
 from .services.artifacts import Artifact, list_artifacts, open_artifact
 from .services.compare import Comparison, compare
-from .services.resumption import ResumePlan, plan_rerun
+from .services.resumption import ResumePlan, plan_rerun, read_parent
 from .services.runs import Run
 from .services.schedules import Schedule, Schedules
 from .services.testbench import TestSession, test_run, test_step
@@ -197,13 +197,14 @@ class Engine:
                    force: bool = False) -> tuple[str, dict, ResumePlan]:
         """What :meth:`rerun` would start: the workflow, the values and the plan (its mode
         and the parent's tasks it reuses); raises its refusals, starts nothing."""
-        parent, tasks = self._rerun_parent(run_id)
+        resume = from_failure or from_step is not None
+        parent, tasks, steps = self._rerun_parent(run_id, steps=resume)
         wf = self.catalog.workflow(parent.workflow)
         values = rerun_arguments(parent, wf, overrides)
         plan = ResumePlan("all")
-        if from_failure or from_step is not None:
+        if resume:
             wf = self.catalog.runnable(wf.name)  # RUN_WORKFLOW first: refusals say more
-            plan = plan_rerun(self.store, self.root, parent, tasks, wf, values,
+            plan = plan_rerun(self.root, parent, tasks, steps, wf, values,
                               from_failure=from_failure, from_step=from_step, force=force)
         return wf.name, values, plan
 
@@ -212,17 +213,21 @@ class Engine:
         arguments, typed again, updated by ``overrides``). NotFound for an unknown run;
         PermissionDenied (VIEW_DETAILS) when the run is another user's and this one may not
         see runs' arguments: a rerun would show them."""
-        parent, _ = self._rerun_parent(run_id)
+        parent, _, _ = self._rerun_parent(run_id)
         wf = self.catalog.workflow(parent.workflow)
         return wf.name, rerun_arguments(parent, wf, overrides)
 
-    def _rerun_parent(self, run_id: str):
-        """The run to rerun and its tasks, if this user may copy its arguments."""
-        parent, tasks = load_run(self.store, run_id, self.root)
+    def _rerun_parent(self, run_id: str, steps: bool = False):
+        """The run to rerun, its tasks and (``steps``: for a resume) its steps' fingerprints,
+        if this user may copy its arguments."""
+        if steps:
+            parent, tasks, fingerprints = read_parent(self.store, run_id, self.root)
+        else:
+            (parent, tasks), fingerprints = load_run(self.store, run_id, self.root), None
         if parent.created_by != self.user and not self.guard.sees_run_fields():
             self.guard.deny("VIEW_DETAILS", f"rerun run {run_id} (its arguments are "
                                             "another user's)")
-        return parent, tasks
+        return parent, tasks, fingerprints
 
     def validate(self, workflow: str | Workflow, /, **params: Any) -> dict[str, Any]:
         """The typed arguments a run would get, or ParamError listing every problem."""

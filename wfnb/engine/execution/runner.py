@@ -228,6 +228,8 @@ class RunDriver(ApprovalParking):
             for decision in decisions:
                 self._decide(decision)
         self._schedule_ready()
+        if self.reuse:  # the reused tasks are written at once: seen at once, while steps work
+            self.store.hurry()
         while True:
             if self._stop is not None:
                 break
@@ -268,11 +270,11 @@ class RunDriver(ApprovalParking):
                                            self.host.load_modules)
         now = utcnow()
         # born Completed (one row, one event): it never runs, so it never was Pending
-        task = self._new_task(name, done.kind, status=TaskStatus.COMPLETED, started_at=now,
-                              ended_at=now, result=done.result, result_ref=done.result_ref,
-                              notebook=done.notebook, reused_from=done.id,
-                              params_used=done.params_used,
-                              log=f"reused the result of {done.id}\n")
+        self._new_task(name, done.kind, status=TaskStatus.COMPLETED, started_at=now,
+                       ended_at=now, result=done.result, result_ref=done.result_ref,
+                       notebook=done.notebook, reused_from=done.id,
+                       params_used=done.params_used,
+                       log=f"reused the result of {done.id}\n")
         with self.store.records_lock:
             self._completed.add(name)
             self._finished_steps.add(name)

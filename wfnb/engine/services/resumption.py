@@ -29,6 +29,7 @@ from ..core.records import RunRecord, TaskRecord
 from ..core.states import RUN_TERMINAL, RunStatus, TaskStatus
 from ..model.workflow import Workflow
 from ..store import versions
+from ..store.runs import read_run
 from ..store.store import Store
 
 MODES = ("all", "from_failure", "from_step")
@@ -103,17 +104,25 @@ def plan_resume(parent: RunRecord, tasks: list[TaskRecord], wf: Workflow, *,
     return ResumePlan(mode, from_step, {n: done[n] for n in wf.order() if n in reuse})
 
 
-def plan_rerun(store: Store, root: Path, parent: RunRecord, tasks: list[TaskRecord],
-               wf: Workflow, values: dict[str, Any], *, from_failure: bool,
-               from_step: str | None, force: bool) -> ResumePlan:
-    """:func:`plan_resume` for ``parent`` (stored in ``store``), rerun with ``values``."""
+def plan_rerun(root: Path, parent: RunRecord, tasks: list[TaskRecord],
+               parent_steps: dict[str, str] | None, wf: Workflow, values: dict[str, Any], *,
+               from_failure: bool, from_step: str | None, force: bool) -> ResumePlan:
+    """:func:`plan_resume` for ``parent`` rerun with ``values``; ``parent_steps``: see
+    :func:`read_parent`."""
     given = {k: to_jsonable(v) for k, v in validate(wf.name, wf.params, values).items()}
     changed = {k for k in set(given) | set(parent.params)
                if given.get(k) != parent.params.get(k)}
-    with store.connect(read_only=True) as con:
-        parent_steps = versions.step_fingerprints(con, parent.workflow, parent.version)
     return plan_resume(parent, tasks, wf, from_failure=from_failure, from_step=from_step,
                        changed=changed, force=force, parent_steps=parent_steps, root=root)
+
+
+def read_parent(store: Store, run_id: str, root: Path
+                ) -> tuple[RunRecord, list[TaskRecord], dict[str, str] | None]:
+    """The run to resume, its tasks and the fingerprints of its version's steps, read in one
+    turn on the history (each turn costs a few ms: a resume should cost about a run)."""
+    with store.connect(read_only=True) as con:
+        parent, tasks = read_run(con, run_id, root)
+        return parent, tasks, versions.step_fingerprints(con, parent.workflow, parent.version)
 
 
 def _closed(wf: Workflow, wanted: set[str]) -> set[str]:
@@ -138,4 +147,4 @@ def _check_result(parent: RunRecord, task: TaskRecord, root: Path) -> None:
                         f"from_step={task.step!r}")
 
 
-__all__ = ["MODES", "ResumePlan", "plan_rerun", "plan_resume"]
+__all__ = ["MODES", "ResumePlan", "plan_rerun", "plan_resume", "read_parent"]

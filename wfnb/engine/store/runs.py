@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from ..core.errors import NotFound, WfnbError
 from ..core.records import RunRecord, TaskRecord
 from ..core.states import RunStatus
@@ -28,9 +30,15 @@ def load_run(store: Store, run_id: str, root: Path | str) -> tuple[RunRecord, li
     """A run and its tasks (in the order they were scheduled) as stored; NotFound names the
     workspace ``root`` when there is none with this id. No permission check."""
     with store.connect(read_only=True) as con:
-        rows = rows_of(con.execute("SELECT * FROM runs WHERE id = ?", [run_id]))
-        tasks = rows_of(con.execute("SELECT * FROM tasks WHERE run_id = ? ORDER BY seq",
-                                    [run_id]))
+        return read_run(con, run_id, root)
+
+
+def read_run(con: duckdb.DuckDBPyConnection, run_id: str,
+             root: Path | str) -> tuple[RunRecord, list[TaskRecord]]:
+    """:func:`load_run` through an open connection ``con`` (to read more in the same turn)."""
+    rows = rows_of(con.execute("SELECT * FROM runs WHERE id = ?", [run_id]))
+    tasks = rows_of(con.execute("SELECT * FROM tasks WHERE run_id = ? ORDER BY seq",
+                                [run_id]))
     if not rows:
         raise NotFound(f"no run with id {run_id!r} in {root}")
     return RunRecord.from_row(rows[0]), [TaskRecord.from_row(t) for t in tasks]

@@ -181,6 +181,16 @@ class Store(SharedFile, BatchWriter):
             self._ensure_writer()
             self._cond.notify_all()
 
+    def hurry(self) -> None:
+        """Have the writer commit what is queued now, without waiting for it (``flush``
+        waits); for rows someone is looking for at once, like a resumed run's reused tasks."""
+        with self._cond:
+            if self._first_pending is None:
+                return
+            self._urgent = True
+            self._ensure_writer()
+            self._cond.notify_all()
+
     def flush(self, timeout: float | None = None) -> None:
         """Return once everything queued before the call is committed; raise StoreError if not."""
         deadline = time.monotonic() + (timeout if timeout is not None else self.lock_timeout + 5)

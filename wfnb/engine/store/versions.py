@@ -58,9 +58,10 @@ class StepVersions(PerStore):
             return None
         rows = [[wf, version, step, fp] for (wf, version), steps in pending.items()
                 for step, fp in steps.items()]
-        if rows:
-            con.executemany("INSERT INTO workflow_steps VALUES (?, ?, ?, ?) "
-                            "ON CONFLICT DO NOTHING", rows)
+        if rows:  # one statement: executemany costs ~1 ms a row
+            marks = ", ".join(["(?, ?, ?, ?)"] * len(rows))
+            con.execute(f"INSERT INTO workflow_steps VALUES {marks} ON CONFLICT DO NOTHING",
+                        [v for row in rows for v in row])
 
         def written() -> None:  # after the commit: a failed flush writes them next time
             with self._lock:
