@@ -46,7 +46,7 @@ def test_a_writer_that_finds_the_file_taken_waits_in_line_until_served(tmp_path)
     holder, release = holding(tmp_path, store.path)
     waiter = spawn(WRITE, store.path, stderr=subprocess.PIPE)
     try:
-        poll(lambda: [pid for _, pid in store._waiting_writers()] == [waiter.pid],
+        poll(lambda: [pid for _, pid in store.signals.waiting_writers()] == [waiter.pid],
              timeout=60, what="the waiter in line")
         # once it has waited its patience, a writer coming now lets it go first
         poll(lambda: not store._first_in_line(time.monotonic_ns()), timeout=10,
@@ -54,7 +54,7 @@ def test_a_writer_that_finds_the_file_taken_waits_in_line_until_served(tmp_path)
         release.touch()
         out, err = waiter.communicate(timeout=60)
         assert waiter.returncode == 0 and out.strip() == "written", err
-        assert store._waiting_writers() == []  # it left the line when served
+        assert store.signals.waiting_writers() == []  # it left the line when served
         assert store.query("SELECT count(*) AS n FROM events WHERE kind = 'note'")[0]["n"] == 1
     finally:
         release.touch()
@@ -70,11 +70,11 @@ def test_a_waiter_that_died_in_line_is_cleared(tmp_path):
     holder, release = holding(tmp_path, store.path)
     waiter = spawn(WRITE, store.path, stderr=subprocess.PIPE)
     try:
-        poll(lambda: [pid for _, pid in store._waiting_writers()] == [waiter.pid],
+        poll(lambda: [pid for _, pid in store.signals.waiting_writers()] == [waiter.pid],
              timeout=60, what="the waiter in line")
         os.kill(waiter.pid, signal.SIGKILL)
         waiter.wait(timeout=30)
-        poll(lambda: store._waiting_writers() == [], timeout=10, what="the dead waiter gone")
+        poll(lambda: store.signals.waiting_writers() == [], timeout=10, what="the dead waiter gone")
         assert store._first_in_line(time.monotonic_ns())
         with open(store.path + ".queue", "rb") as fh:
             fh.seek(16 * (waiter.pid % 64))
@@ -87,7 +87,7 @@ def test_a_waiter_that_died_in_line_is_cleared(tmp_path):
 def test_one_busy_process_keeps_the_file_with_nobody_in_line(tmp_path):
     ws = wfnb.open(tmp_path / "ws")
     store = ws.store
-    assert store._waiting_writers() == []
+    assert store.signals.waiting_writers() == []
     assert not store._hold_over(store.share_hold * 2)  # nobody waits: max_hold applies
     assert store._hold_over(store.max_hold * 1.5)
 
@@ -181,26 +181,26 @@ def test_a_turn_that_goes_first_ends_others_turns_and_passes_the_line(tmp_path):
     ws = wfnb.open(tmp_path / "ws")
     store = ws.store
     turn_cost = store._open_cost + store._close_cost
-    assert not store._first_waiting() and not store._hold_over(turn_cost + 0.001)
+    assert not store.signals.first_waiting() and not store._hold_over(turn_cost + 0.001)
     # another process waiting for a turn that goes first holds <history>.first shared
     with open(store.path + ".first", "rb") as other:
         fcntl.flock(other, fcntl.LOCK_SH)
-        assert store._first_waiting()
+        assert store.signals.first_waiting()
         assert store._hold_over(turn_cost + 0.001)  # a holder gives the file up at once
         now = time.monotonic_ns()
         assert not store._first_in_line(now)  # an ordinary writer lets it go first ...
         assert store._first_in_line(now - int(store.defer_limit * 1e9) - 1)  # ... not forever
         fcntl.flock(other, fcntl.LOCK_UN)
-    assert not store._first_waiting() and store._first_in_line(time.monotonic_ns())
+    assert not store.signals.first_waiting() and store._first_in_line(time.monotonic_ns())
 
 
 def test_threads_going_first_together_hold_the_process_s_place_until_the_last_is_served(
         tmp_path):
     ws = wfnb.open(tmp_path / "ws")
     store = ws.store
-    store._press(True)
-    store._press(True)  # a reader and a flushed write, say
-    store._press(False)
-    assert store._first_waiting()  # the other still waits
-    store._press(False)
-    assert not store._first_waiting()
+    store.signals.press(True)
+    store.signals.press(True)  # a reader and a flushed write, say
+    store.signals.press(False)
+    assert store.signals.first_waiting()  # the other still waits
+    store.signals.press(False)
+    assert not store.signals.first_waiting()

@@ -34,10 +34,10 @@ DuckDB lets one read-write process hold a file at a time. So:
   behind it (a server's p99 from a change to its clients under load halved); the
   process's other writers wait for it (one turn-taker per process) and use what it opens.
   A reader keeps the lock while it waits: readers go first, so that wait is short;
-* a process that commits events rings ``<history>.changed``: it writes 8 random bytes in
-  its slot of the file (one of 64, by process id), so views in other processes learn of a
-  commit by reading 512 bytes every few ms, not by taking the file from its writer to ask
-  (:class:`~wfnb.engine.store.events.EventFeed`); a process's own rings are not news to it;
+* a process that commits events rings ``<history>.changed``, so views in other processes
+  learn of a commit without taking the file from its writer to ask
+  (:class:`~wfnb.engine.store.events.EventFeed`). The small files beside the history
+  (``.readers``, ``.queue``, ``.first``, ``.changed``) are :mod:`~wfnb.engine.store.signals`;
 * at interpreter exit the file is closed by the main thread (:meth:`close_file`, from an
   ``atexit`` hook), and no other thread may open it afterwards: a daemon thread caught inside
   DuckDB while the interpreter finalizes is unwound by ``pthread_exit``, which aborts the
@@ -49,7 +49,6 @@ from __future__ import annotations
 import fcntl
 import os
 import random
-import struct
 import threading
 import time
 from contextlib import contextmanager
@@ -58,29 +57,7 @@ from typing import Iterator
 import duckdb
 
 from ..core.errors import StoreError
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process: alive
-        return True
-    return True
-
-
-def _held_shared(fd: int | None) -> bool:
-    """Does another open file hold a lock on the file of ``fd``? (tried exclusive, at once,
-    and let go); False without the file."""
-    if fd is None:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    fcntl.flock(fd, fcntl.LOCK_UN)
-    return False
+from .signals import Signals
 
 
 def is_lock_error(exc: Exception) -> bool:
@@ -110,11 +87,7 @@ def explain(exc: BaseException, path: str) -> StoreError | None:
     return None
 
 
-
-BELL_SLOTS = 64  # of 8 bytes each in <history>.changed; a process rings in pid % 64
-QUEUE_SLOTS = 64  # of (pid, since) in <history>.queue; a waiting writer's is pid % 64
 ALIAS = "history"  # the file's name in the process's DuckDB instance it is attached to
-_ENTRY = struct.Struct("=QQ")
 
 
 class SharedFile:
@@ -143,55 +116,24 @@ class SharedFile:
         self._close_cost = 0.01                 # seconds to let it go (a running mean)
         self._instance: duckdb.DuckDBPyConnection | None = None  # the file gets attached to
         self._instance_pid = 0                  # ... made by this process (not a parent)
-        self._rang = b""                        # what this process last wrote in its bell slot
         self._closer_wake = threading.Event()
         self._closed = False                    # set at exit: no thread but main opens it
         self._awaited = 0                       # flush() calls waiting for the writer
-        self._pressing = 0                      # threads here that hold <history>.first
-        self._press_lock = threading.Lock()
         threading.Thread(target=self._closer_loop, name="wfnb-store-closer",
                          daemon=True).start()
-        try:  # the turn-taking locks of wfnb processes (see _lock_file)
+        try:  # the turn-taking lock of wfnb processes (see _lock_file)
             self._lock_fd: int | None = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o666)
-            self._readers_fd: int | None = os.open(f"{path}.readers", os.O_RDWR | os.O_CREAT,
-                                                   0o666)
-            self._queue_fd: int | None = os.open(f"{path}.queue", os.O_RDWR | os.O_CREAT,
-                                                 0o666)
-            self._first_fd: int | None = os.open(f"{path}.first", os.O_RDWR | os.O_CREAT,
-                                                 0o666)
-            self._first_probe_fd: int | None = os.open(f"{path}.first", os.O_RDWR)
         except OSError:  # a read-only folder: DuckDB's own lock still protects the file
-            self._lock_fd = self._readers_fd = self._queue_fd = None
-            self._first_fd = self._first_probe_fd = None
-        try:
-            self._bell_fd: int | None = os.open(f"{path}.changed", os.O_RDWR | os.O_CREAT,
-                                                0o666)
-        except OSError:  # views here and elsewhere fall back to asking the file
-            self._bell_fd = None
+            self._lock_fd = None
+        self.signals = Signals(path)
 
     def ring(self) -> None:
         """Tell the other processes' views that events were committed (after the commit)."""
-        if self._bell_fd is not None:
-            self._rang = os.urandom(8)
-            try:
-                os.pwrite(self._bell_fd, self._rang, 8 * (os.getpid() % BELL_SLOTS))
-            except OSError:
-                pass
+        self.signals.ring()
 
     def bell(self) -> bytes | None:
-        """What the bell holds now, this process's own last ring left out: it changes when
-        another process commits events; None when there is no bell (a read-only folder)."""
-        if self._bell_fd is None:
-            return None
-        try:
-            heard = bytearray(os.pread(self._bell_fd, 8 * BELL_SLOTS, 0).ljust(
-                8 * BELL_SLOTS, b"\0"))  # slots past the end: never rung
-        except OSError:
-            return None
-        mine = slice(8 * (os.getpid() % BELL_SLOTS), 8 * (os.getpid() % BELL_SLOTS) + 8)
-        if heard[mine] == self._rang:
-            heard[mine] = bytes(8)
-        return bytes(heard)
+        """What the bell holds now (see :meth:`Signals.bell`); None without a bell."""
+        return self.signals.bell()
 
     @contextmanager
     def connect(self, read_only: bool = False, strict: bool = False,
@@ -334,9 +276,10 @@ class SharedFile:
         another process waits, or what changing hands costs if that is longer: on a machine
         short of cores taking the file is slow, and turns must not cost more than they do)"""
         turn_cost = self._open_cost + self._close_cost
-        return held_for > self.max_hold or (held_for > turn_cost and self._first_waiting()) or (
+        signals = self.signals
+        return held_for > self.max_hold or (held_for > turn_cost and signals.first_waiting()) or (
             held_for > max(self.share_hold, turn_cost)
-            and (self._readers_waiting() or bool(self._waiting_writers())))
+            and (signals.readers_waiting() or bool(signals.waiting_writers())))
 
     def _lock_file(self, shared: bool, deadline: float) -> None:
         """Queue for the file on ``<history>.lock`` (shared for reading): wfnb processes
@@ -348,8 +291,9 @@ class SharedFile:
         if self._lock_fd is None:
             return
         mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+        signals = self.signals
         if shared:
-            fcntl.flock(self._readers_fd, fcntl.LOCK_SH)
+            signals.wait_to_read(True)
         else:
             self._opener = threading.current_thread()
         since = started = time.monotonic_ns()
@@ -358,10 +302,10 @@ class SharedFile:
             while True:
                 first = self._goes_first(shared)
                 if first != pressing:
-                    self._press(first)
+                    signals.press(first)
                     pressing = first
                 try:
-                    if shared or first or (not self._readers_waiting()
+                    if shared or first or (not signals.readers_waiting()
                                            and self._first_in_line(since)):
                         fcntl.flock(self._lock_fd, mode)
                         self._waited = (time.monotonic_ns() - started) / 1e9
@@ -369,21 +313,21 @@ class SharedFile:
                 except BlockingIOError:
                     pass
                 if not (shared or queued):
-                    queued = self._enqueue(since)
+                    queued = signals.enqueue(since)
                 if time.monotonic() > deadline:
                     raise StoreError(f"the history {self.path} stayed locked by another "
                                      f"process for {self.lock_timeout:.0f} s") from None
                 self._pause(shared)
         finally:
             if shared:
-                fcntl.flock(self._readers_fd, fcntl.LOCK_UN)
+                signals.wait_to_read(False)
             else:
                 self._opener = None
                 self._opened.notify_all()
             if queued:
-                self._dequeue()
+                signals.dequeue()
             if pressing:
-                self._press(False)
+                signals.press(False)
 
     # ---- turns within the process: _db_lock, and a writer that lets it go while it waits ----
     @contextmanager
@@ -428,46 +372,7 @@ class SharedFile:
         if threading.current_thread() is not threading.main_thread():
             raise StoreError(f"the history {self.path} is closed: this process is exiting")
 
-    # ---- the writers' queue: (pid, since) per slot of <history>.queue ----------------------
-    def _enqueue(self, since: int) -> bool:
-        try:
-            os.pwrite(self._queue_fd, _ENTRY.pack(os.getpid(), since),
-                      _ENTRY.size * (os.getpid() % QUEUE_SLOTS))
-            return True
-        except OSError:
-            return False
-
-    def _dequeue(self) -> None:
-        """Clear this process's slot, unless a process sharing the slot wrote it since."""
-        at = _ENTRY.size * (os.getpid() % QUEUE_SLOTS)
-        try:
-            if _ENTRY.unpack(os.pread(self._queue_fd, _ENTRY.size, at).ljust(
-                    _ENTRY.size, b"\0"))[0] == os.getpid():
-                os.pwrite(self._queue_fd, bytes(_ENTRY.size), at)
-        except OSError:
-            pass
-
-    def _waiting_writers(self) -> list[tuple[int, int]]:
-        """(since, pid) of the other processes waiting to write, oldest first; a waiter
-        that died waiting (its slot written 0.5 s ago or more, its process gone) is cleared."""
-        if self._queue_fd is None:
-            return []
-        try:
-            data = os.pread(self._queue_fd, _ENTRY.size * QUEUE_SLOTS, 0)
-        except OSError:
-            return []
-        me, now = os.getpid(), time.monotonic_ns()
-        found = []
-        for slot, (pid, since) in enumerate(_ENTRY.iter_unpack(
-                data[:len(data) - len(data) % _ENTRY.size])):
-            if not pid or pid == me:
-                continue
-            if now - since > 0.5e9 and not _alive(pid):
-                self._clear_slot(slot, pid)
-                continue
-            found.append((since, pid))
-        return sorted(found)
-
+    # ---- who takes the file next ------------------------------------------------------------
     def _first_in_line(self, since: int) -> bool:
         """May this writer, waiting since ``since`` (monotonic ns), take the file? Not while
         a writer that came before it has waited ``patience`` (until then, whoever is running
@@ -476,43 +381,15 @@ class SharedFile:
         now = time.monotonic_ns()
         if now - since > self.defer_limit * 1e9:
             return True
-        if self._first_waiting():
+        if self.signals.first_waiting():
             return False
         return not any(their < since and now - their > self.patience * 1e9
-                       for their, _pid in self._waiting_writers())
+                       for their, _pid in self.signals.waiting_writers())
 
-    def _clear_slot(self, slot: int, pid: int) -> None:
-        at = _ENTRY.size * slot
-        try:
-            if _ENTRY.unpack(os.pread(self._queue_fd, _ENTRY.size, at))[0] == pid:
-                os.pwrite(self._queue_fd, bytes(_ENTRY.size), at)
-        except (OSError, struct.error):
-            pass
-
-    # ---- going first: <history>.first, held shared by whoever a person waits for ----------
     def _goes_first(self, shared: bool) -> bool:
         """Does someone wait for this turn? In an ``interactive`` process (the Jupyter
         server): every read, and a write while a ``flush()`` waits for it."""
         return self.interactive and (shared or self._awaited > 0)
-
-    def _press(self, on: bool) -> None:
-        """Hold ``<history>.first`` (shared) while a thread here goes first. Counted: the
-        lock is the process's (one open file), not the thread's."""
-        if self._first_fd is None:
-            return
-        with self._press_lock:
-            self._pressing += 1 if on else -1
-            if self._pressing == (1 if on else 0):
-                fcntl.flock(self._first_fd, fcntl.LOCK_SH if on else fcntl.LOCK_UN)
-
-    def _first_waiting(self) -> bool:
-        """Does a process wait for a turn that goes first? (probed through a second open
-        file: it sees this process's own hold too, which only a waiter has)"""
-        return _held_shared(self._first_probe_fd)
-
-    def _readers_waiting(self) -> bool:
-        """Does another process wait to read? (it holds ``<history>.readers`` shared)"""
-        return _held_shared(self._readers_fd)
 
     def _unlock_file(self) -> None:
         if self._lock_fd is not None:
