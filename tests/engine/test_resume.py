@@ -178,6 +178,52 @@ def test_a_missing_artifact_is_named_and_refused(factory):
         ws.rerun(failed.id, from_failure=True)
 
 
+LOGGED_BOXES = """
+    from pathlib import Path
+    from wfnb import Workflow
+    HERE = Path(__file__).parent
+    wf = Workflow("boxes")
+
+    class Box:  # pickled; says when it is unpickled
+        def __init__(self, name):
+            self.name = name
+
+        def __setstate__(self, state):
+            self.__dict__.update(state)
+            with open(HERE / "unpickled", "a") as log:
+                log.write(self.name + "\\n")
+
+    @wf.step()
+    def a():
+        return Box("a")
+
+    @wf.step(after=["a"])
+    def b(a):
+        return Box("b")
+
+    @wf.step(after=["b"])
+    def c(b):
+        if (HERE / "broken").exists():
+            raise RuntimeError("not yet")
+        return b.name
+"""
+
+
+def test_a_resume_unpickles_only_the_reused_results_a_step_reads(factory):
+    factory.module("boxes", LOGGED_BOXES)
+    (factory.root / "workflows" / "broken").touch()
+    ws = factory.open(user="ana")
+    failed = ws.run("boxes")
+    assert failed.status == "Failed"
+    (factory.root / "workflows" / "broken").unlink()
+    log = factory.root / "workflows" / "unpickled"
+    run = ws.rerun(failed.id, from_failure=True).wait(60)
+    assert run.status == "Completed" and run.result("c") == "b"
+    assert log.read_text().split() == ["b"]  # c reads b; nothing reads a: left on disk
+    assert run.result("a").name == "a"  # still there when asked for
+    assert log.read_text().split() == ["b", "a"]
+
+
 def test_refusals_for_a_run_that_cannot_be_resumed(chain, factory):
     ws, failed = chain
     ok = ws.rerun(failed.id).wait(60)

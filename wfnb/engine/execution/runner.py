@@ -29,7 +29,7 @@ from ..core.records import RunRecord, TaskRecord, utcnow
 from ..core.states import TASK_TERMINAL, RunStatus, TaskStatus, check_run, check_task
 from ..model.workflow import Workflow
 from ..steps.capture import Sink, capture
-from ..steps.results import Inputs, decode_result, encode_result
+from ..steps.results import Inputs, ResultMap, decode_result, encode_result
 from ..store import approvals
 from ..store.store import Store
 from .executors import Executor
@@ -62,7 +62,7 @@ class RunDriver(ApprovalParking):
         self.reuse = reuse or {}  # step -> the parent run's task whose result it takes
         self.wf, self.run, self.args = workflow, record, args
         self.tasks: list[TaskRecord] = list(tasks or [])
-        self.results: dict[str, Any] = {}
+        self.results = ResultMap()  # a reused result is loaded when first read
         self.done = threading.Event()
         self.released = False        # gave the run up while it waits for a decision
         self.flush_error: Exception | None = None
@@ -265,9 +265,10 @@ class RunDriver(ApprovalParking):
     def _reuse(self, name: str, done: TaskRecord) -> None:
         """A step of a resumed run that takes its parent's result instead of running: a
         Completed task linked to the parent's (``reused_from``), its result, artifact and
-        executed notebook those of the parent's task, checked before the run started."""
-        self.results[name] = decode_result(done.result, done.result_ref, self.host.root,
-                                           self.host.load_modules)
+        executed notebook those of the parent's task, checked before the run started; the
+        result is loaded (unpickled) when a step, or someone asking the run, reads it."""
+        self.results.defer(name, lambda: decode_result(done.result, done.result_ref,
+                                                       self.host.root, self.host.load_modules))
         now = utcnow()
         # born Completed (one row, one event): it never runs, so it never was Pending
         self._new_task(name, done.kind, status=TaskStatus.COMPLETED, started_at=now,

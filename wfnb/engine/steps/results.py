@@ -4,10 +4,40 @@ from __future__ import annotations
 
 import json
 import pickle
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from ..model.workflow import Workflow
+
+
+class ResultMap(dict):
+    """Step -> result, where a result may be given as a way to load it (:meth:`defer`): a
+    resumed run's reused results are unpickled only if a step, or someone asking the run,
+    reads them (a chain of DataFrames resumed at its end unpickles the last one only)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._deferred: dict[str, Callable[[], Any]] = {}
+        self._lock = threading.Lock()  # two steps may ask for the same result at once
+
+    def defer(self, name: str, load: Callable[[], Any]) -> None:
+        self._deferred[name] = load
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or name in self._deferred
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._deferred:
+            with self._lock:
+                load = self._deferred.get(name)
+                if load is not None:  # not loaded by another thread meanwhile
+                    dict.__setitem__(self, name, load())
+                    del self._deferred[name]
+        return dict.__getitem__(self, name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default
 
 
 class Inputs:
