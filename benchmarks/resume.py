@@ -46,7 +46,7 @@ CHAIN = """
 
     def work(**upstream):
         time.sleep({step_s})
-        return list(range({items}))
+        return {make}
 
     for i in range({n}):
         wf.step(work, name=f"s{{i}}", after=[f"s{{i - 1}}"] if i else [])
@@ -68,7 +68,7 @@ ONE = """
     @wf.step()
     def work():
         time.sleep({step_s})
-        return list(range({items}))
+        return {make}
 """
 
 
@@ -91,6 +91,9 @@ def main() -> None:
     ap.add_argument("--step-ms", type=float, default=50.0, help="each step's work (ms)")
     ap.add_argument("--items", type=int, default=1000,
                     help="numbers in each step's JSON result (1,000: about 5 KB)")
+    ap.add_argument("--frames", action="store_true",
+                    help="each step returns a pandas DataFrame of --items rows of text "
+                         "(pickled to an artifact file) instead of a JSON list")
     args = ap.parse_args()
     reps = args.reps or (5 if args.quick else 15)
     root = Path(tempfile.mkdtemp(prefix="wfnb-resume-"))
@@ -98,11 +101,13 @@ def main() -> None:
         (root / "workflows").mkdir()
         (root / "wfnb.toml").write_text('[workspace]\npaths = ["workflows"]\n')
         step_s = args.step_ms / 1000
+        make = (f"__import__('pandas').DataFrame({{'x': [str(i) for i in range({args.items})]}})"
+                if args.frames else f"list(range({args.items}))")
         for n, work_s in ((20, step_s), (80, 0)):
             (root / "workflows" / f"chain{n}.py").write_text(textwrap.dedent(CHAIN).format(
-                n=n, last=n - 1, step_s=work_s, last_s=step_s, items=args.items))
+                n=n, last=n - 1, step_s=work_s, last_s=step_s, make=make))
         (root / "workflows" / "one.py").write_text(
-            textwrap.dedent(ONE).format(step_s=step_s, items=args.items))
+            textwrap.dedent(ONE).format(step_s=step_s, make=make))
         flag = root / "workflows" / "broken"
         ws = wfnb.open(root, user="bench")
         print(f"wfnb resume  (python {os.sys.version.split()[0]}, {os.cpu_count()} cores, "
