@@ -4,8 +4,9 @@ one step.
 In a fresh temporary workspace (history in DuckDB) it writes three workflows:
 
 * ``chain20``: 20 steps in a chain, each sleeping ``--step-ms`` (default 50 ms: "real work")
-  and returning a JSON result of 1,000 numbers (so a reused result is read back, decoded and
-  copied, not free); its last step fails while a flag file exists;
+  and returning a JSON result of ``--items`` numbers (1,000: a reused result is read back,
+  decoded and copied, not free), or with ``--frames`` a DataFrame of ``--items`` strings
+  (pickled to an artifact file); its last step fails while a flag file exists;
 * ``chain80``: the same with 80 steps that do no work (only the last one works): what each
   reused step adds, from the difference between the two resumes;
 * ``one``: a single step with the same body: the fixed cost of a run plus one executed step,
@@ -21,7 +22,8 @@ resumed run executed (its Completed tasks without ``reused_from``, read from the
 with SQL).
 
     .venv/bin/python benchmarks/resume.py            # about 1 minute
-    .venv/bin/python benchmarks/resume.py --quick    # about 20 s
+    .venv/bin/python benchmarks/resume.py --quick    # about 25 s
+    .venv/bin/python benchmarks/resume.py --frames --items 100000   # DataFrames: ~2 minutes
 """
 from __future__ import annotations
 
