@@ -178,6 +178,22 @@ def test_a_missing_artifact_is_named_and_refused(factory):
         ws.rerun(failed.id, from_failure=True)
 
 
+def test_a_reused_result_that_cannot_be_loaded_ends_the_step_that_reads_it_in_error(factory):
+    factory.module("objs", BOXES.format(name="objs", then="use", check=BROKEN_CHECK))
+    (factory.root / "workflows" / "broken").touch()
+    ws = factory.open(user="ana")
+    failed = ws.run("objs")
+    (factory.root / "workflows" / "broken").unlink()
+    ref = failed.task("make").result_ref
+    (factory.root / ref).write_bytes(b"not a pickle")  # there, so the plan takes it
+    run = ws.rerun(failed.id, from_failure=True).wait(60)
+    use = run.task("use")
+    assert (run.status, use.status) == ("Error", "Error")  # not the step's own failure
+    assert f"the result of step 'make' (task {failed.task('make').id}, {ref}) could not be " \
+           "loaded: UnpicklingError" in use.error
+    assert run.task("make").reused_from == failed.task("make").id  # make did not run again
+
+
 LOGGED_BOXES = """
     from pathlib import Path
     from wfnb import Workflow

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..core.context import RunContext
-from ..core.errors import StoreError
+from ..core.errors import InfrastructureError, StoreError
 from ..core.messages import (Decided, Decision, Failed, InboxMessage, StepEnded, StepStarted,
                              StopRequested, Succeeded, failure)
 from ..core.params import validate
@@ -100,8 +100,7 @@ class RunDriver(ApprovalParking):
             if step != "Start" and step not in workflow.steps:
                 raise RuntimeError(f"step {step!r} of this run is no longer in the workflow")
             if task.status == TaskStatus.COMPLETED and step != "Start":
-                driver.results[step] = decode_result(task.result, task.result_ref, host.root,
-                                                     host.load_modules)
+                driver.results.defer(step, driver._loader(task))
             if task.status == TaskStatus.WAITING:
                 driver._parked[step] = task
             elif task.status in TASK_TERMINAL:
@@ -267,8 +266,7 @@ class RunDriver(ApprovalParking):
         Completed task linked to the parent's (``reused_from``), its result, artifact and
         executed notebook those of the parent's task, checked before the run started; the
         result is loaded (unpickled) when a step, or someone asking the run, reads it."""
-        self.results.defer(name, lambda: decode_result(done.result, done.result_ref,
-                                                       self.host.root, self.host.load_modules))
+        self.results.defer(name, self._loader(done))
         now = utcnow()
         # born Completed (one row, one event): it never runs, so it never was Pending
         self._new_task(name, done.kind, status=TaskStatus.COMPLETED, started_at=now,
@@ -281,6 +279,21 @@ class RunDriver(ApprovalParking):
             self._finished_steps.add(name)
             self.run.tasks_done = len(self._finished_steps)
             self.store.put(run=self.run)
+
+    def _loader(self, task: TaskRecord) -> Callable[[], Any]:
+        """Loads the stored result of ``task`` (unpickles its artifact) when first read; a
+        result that cannot be loaded is the infrastructure's failure (the step that reads it
+        ends in Error, not Failed: its code never ran), naming the task."""
+        def load() -> Any:
+            try:
+                return decode_result(task.result, task.result_ref, self.host.root,
+                                     self.host.load_modules)
+            except Exception as exc:
+                raise InfrastructureError(
+                    f"the result of step {task.step!r} (task {task.id}"
+                    + (f", {task.result_ref}" if task.result_ref else "")
+                    + f") could not be loaded: {type(exc).__name__}: {exc}") from exc
+        return load
 
     def _close_resources(self) -> None:
         """Shut down what the run's steps opened (a kernel), whatever the ending."""

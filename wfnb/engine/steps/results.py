@@ -25,7 +25,13 @@ class ResultMap(dict):
         self._deferred[name] = load
 
     def __contains__(self, name: object) -> bool:
-        return dict.__contains__(self, name) or name in self._deferred
+        # the loader first: a load stores the value, then drops the loader
+        return name in self._deferred or dict.__contains__(self, name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        with self._lock:
+            self._deferred.pop(name, None)
+            dict.__setitem__(self, name, value)
 
     def __getitem__(self, name: str) -> Any:
         if name in self._deferred:

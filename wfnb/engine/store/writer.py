@@ -38,7 +38,8 @@ def _keeps_terminal(table: str, terminal) -> str:
 
 _EVENT_COLUMNS = ("ts", "run_id", "task_id", "kind", "status", "actor", "data")
 # VALUES costs ~1 ms plus ~7 us a parameter, a DataFrame ~2 ms whatever the size (DuckDB
-# 2.0, 22 columns: they cross at about 8 rows); so the choice counts parameters, not rows
+# 2.0: they cross at about 8 task rows of 19 columns, 23 events of 7); so the choice
+# counts parameters, not rows
 _VALUES_LIMIT = 160
 
 
