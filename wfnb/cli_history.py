@@ -40,7 +40,7 @@ def cmd_show(ws: wfnb.Workspace, args) -> int:
     tasks = run.tasks
     if args.json:
         print(as_json({**run.to_dict(), "tasks": [task_dict(t) for t in tasks],
-                       "artifacts": [a.to_dict() for a in ws.artifacts(run.id)]}))
+                       "artifacts": [a.to_dict() for a in run.artifacts()]}))
         return EXIT_OK
     info = run.to_dict()
     for key in ("id", "workflow", "version", "status", "progress", "created_by", "trigger",
@@ -57,7 +57,7 @@ def cmd_show(ws: wfnb.Workspace, args) -> int:
              "result": json.dumps(t.result)[:60] if t.result is not None else None}
             for t in tasks]
     print(table(rows, ["step", "attempt", "status", "started", "duration", "result"]))
-    files = ws.artifacts(run.id)
+    files = run.artifacts()
     if files:
         print("\nartifacts:")
         print(table([{"step": a.step, "kind": a.kind, "size": size_text(a.size),

@@ -13,8 +13,6 @@ from wfnb.engine.core.states import RunStatus
 EXIT_OK, EXIT_RUN_NOT_COMPLETED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-
-
 def fmt(value: Any) -> str:
     if value is None:
         return ""

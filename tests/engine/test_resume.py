@@ -164,12 +164,19 @@ BROKEN_CHECK = """
             raise RuntimeError("not yet")"""
 
 
-def test_a_missing_artifact_is_named_and_refused(factory):
+@pytest.fixture
+def boxes(factory):
+    """A run of ``objs`` whose ``use`` step failed, after ``make`` pickled its Box."""
     factory.module("objs", BOXES.format(name="objs", then="use", check=BROKEN_CHECK))
     (factory.root / "workflows" / "broken").touch()
     ws = factory.open(user="ana")
     failed = ws.run("objs")
     (factory.root / "workflows" / "broken").unlink()
+    return ws, failed
+
+
+def test_a_missing_artifact_is_named_and_refused(boxes, factory):
+    ws, failed = boxes
     ref = failed.task("make").result_ref
     assert ref and (factory.root / ref).is_file()
     assert ws.rerun(failed.id, from_failure=True).wait(60).result("use") == 7
@@ -178,12 +185,9 @@ def test_a_missing_artifact_is_named_and_refused(factory):
         ws.rerun(failed.id, from_failure=True)
 
 
-def test_a_reused_result_that_cannot_be_loaded_ends_the_step_that_reads_it_in_error(factory):
-    factory.module("objs", BOXES.format(name="objs", then="use", check=BROKEN_CHECK))
-    (factory.root / "workflows" / "broken").touch()
-    ws = factory.open(user="ana")
-    failed = ws.run("objs")
-    (factory.root / "workflows" / "broken").unlink()
+def test_a_reused_result_that_cannot_be_loaded_ends_the_step_that_reads_it_in_error(
+        boxes, factory):
+    ws, failed = boxes
     ref = failed.task("make").result_ref
     (factory.root / ref).write_bytes(b"not a pickle")  # there, so the plan takes it
     run = ws.rerun(failed.id, from_failure=True).wait(60)

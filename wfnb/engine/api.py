@@ -33,7 +33,7 @@ from .services.driving import Driving
 from .services.edits import WorkflowEdits
 from .services.guard import Guard
 from .services.history import History
-from .services.artifacts import Artifact, list_artifacts, open_artifact
+from .services.artifacts import Artifact, open_artifact
 from .services.compare import Comparison, compare
 from .services.resumption import ResumePlan, plan_rerun, read_parent
 from .services.runs import Run
@@ -393,7 +393,7 @@ class Engine:
     def artifacts(self, run_id: str) -> list[Artifact]:
         """The files a run's tasks left: executed notebooks and pickled results, each with
         its step, path (relative to the workspace) and size. Needs VIEW_DETAILS."""
-        return list_artifacts(self.get_run(run_id).tasks, self.root)
+        return self.get_run(run_id).artifacts()
 
     def artifact(self, run_id: str, step: str) -> Any:
         """What ``step`` left in run ``run_id``: its executed notebook (an ``nbformat``

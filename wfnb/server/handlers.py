@@ -219,7 +219,7 @@ class RunHandler(WfnbHandler):
             approvals = [] if done else ws.run_approvals(run_id)
             return {"run": shown, "tasks": [models.task(t) for t in tasks],
                     "approvals": [models.approval(p) for p in approvals],
-                    "artifacts": [a.to_dict() for a in ws.artifacts(run_id)]}
+                    "artifacts": [a.to_dict() for a in run.artifacts()]}
         self.reply(await self.engine(details))
 
 

@@ -13,6 +13,7 @@ from ..execution.runner import RunDriver
 from ..steps.results import decode_result
 from ..store.runs import load_run
 from ..store.store import Store
+from .artifacts import Artifact, list_artifacts
 from .catalog import Catalog
 from .guard import Guard
 
@@ -79,6 +80,11 @@ class Run:
         if self._tasks is None:
             self._tasks = load_run(self._source.store, self.id, self._source.root)[1]
         return list(self._tasks)
+
+    def artifacts(self) -> list[Artifact]:
+        """The files this run's tasks left, from the tasks this handle holds (see
+        ``Engine.artifacts``). Needs VIEW_DETAILS."""
+        return list_artifacts(self.tasks, self._source.root)
 
     def task(self, step: str) -> TaskRecord:
         """The latest attempt of ``step``."""
