@@ -21,13 +21,26 @@ HOLD = """
             time.sleep(0.01)
 """
 WRITE = """
-    import sys
+    import sys, time
+    from pathlib import Path
     from wfnb.engine.store.store import Store
-    store = Store.for_path(sys.argv[1])
+    store = Store.for_path(sys.argv[1])  # opening reads the file: readers do not queue
+    Path(sys.argv[2]).touch()
+    while not Path(sys.argv[3]).exists():  # the file is taken meanwhile
+        time.sleep(0.01)
     store.transact(lambda con: con.execute(
         "INSERT INTO events (ts, kind, actor) VALUES (now()::TIMESTAMP, 'note', 'waiter')"))
     print("written")
 """
+
+
+def opened_writer(tmp_path, path) -> subprocess.Popen:
+    """A process with the history open that writes once the file is taken (``holding``)."""
+    opened = tmp_path / "opened"
+    waiter = spawn(WRITE, path, opened, tmp_path / "held", stderr=subprocess.PIPE)
+    poll(lambda: opened.exists() or waiter.poll() is not None, timeout=60, what="the writer")
+    assert opened.exists(), waiter.communicate()[1]
+    return waiter
 
 
 def holding(tmp_path, path) -> tuple[subprocess.Popen, object]:
@@ -43,8 +56,8 @@ def test_a_writer_that_finds_the_file_taken_waits_in_line_until_served(tmp_path)
     ws = wfnb.open(tmp_path / "ws")
     store = ws.store
     store.release()
+    waiter = opened_writer(tmp_path, store.path)
     holder, release = holding(tmp_path, store.path)
-    waiter = spawn(WRITE, store.path, stderr=subprocess.PIPE)
     try:
         poll(lambda: [pid for _, pid in store.signals.waiting_writers()] == [waiter.pid],
              timeout=60, what="the waiter in line")
@@ -67,8 +80,8 @@ def test_a_waiter_that_died_in_line_is_cleared(tmp_path):
     ws = wfnb.open(tmp_path / "ws")
     store = ws.store
     store.release()
+    waiter = opened_writer(tmp_path, store.path)
     holder, release = holding(tmp_path, store.path)
-    waiter = spawn(WRITE, store.path, stderr=subprocess.PIPE)
     try:
         poll(lambda: [pid for _, pid in store.signals.waiting_writers()] == [waiter.pid],
              timeout=60, what="the waiter in line")

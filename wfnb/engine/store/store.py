@@ -109,13 +109,15 @@ class Store(SharedFile, BatchWriter):
         self.close_file()
 
     def _migrate(self) -> None:
-        with self.connect() as con:
-            try:  # the usual case: an up-to-date history
-                if con.execute("SELECT max(version) FROM schema_version").fetchone()[0] \
-                        == SCHEMA_VERSION:
-                    return
+        if os.path.exists(self.path):  # the usual case, an up-to-date history: read it only
+            try:  # (so a history its user may not write, on a read-only mount, still opens)
+                with self.connect(read_only=True) as con:
+                    if con.execute("SELECT max(version) FROM schema_version").fetchone()[0] \
+                            == SCHEMA_VERSION:
+                        return
             except duckdb.CatalogException:
                 pass
+        with self.connect() as con:
             tables = {r[0] for r in con.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema='main'"
             ).fetchall()}
