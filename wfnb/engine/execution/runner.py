@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..core.context import RunContext
-from ..core.errors import InfrastructureError, StoreError
+from ..core.errors import StoreError
 from ..core.messages import (Decided, Decision, Failed, InboxMessage, StepEnded, StepStarted,
                              StopRequested, Succeeded, failure)
 from ..core.params import validate
@@ -29,11 +29,12 @@ from ..core.records import RunRecord, TaskRecord, utcnow
 from ..core.states import TASK_TERMINAL, RunStatus, TaskStatus, check_run, check_task
 from ..model.workflow import Workflow
 from ..steps.capture import Sink, capture
-from ..steps.results import Inputs, ResultMap, decode_result, encode_result
+from ..steps.results import Inputs, ResultMap, encode_result
 from ..store import approvals
 from ..store.store import Store
 from .executors import Executor
 from .parking import ApprovalParking
+from .reuse import ReusedSteps
 
 
 @dataclass
@@ -51,7 +52,7 @@ class RunHost:
     on_end: Callable[["RunDriver"], None]
 
 
-class RunDriver(ApprovalParking):
+class RunDriver(ApprovalParking, ReusedSteps):
     """Owns one live run in this process: from Pending (or from a stored, decided approval) to
     its terminal status, or until it waits for a human with nothing else to do."""
 
@@ -260,40 +261,6 @@ class RunDriver(ApprovalParking):
             self._finish(RunStatus.REJECTED, f"step {first!r} {error}")
         else:
             self._finish(RunStatus.COMPLETED, None)
-
-    def _reuse(self, name: str, done: TaskRecord) -> None:
-        """A step of a resumed run that takes its parent's result instead of running: a
-        Completed task linked to the parent's (``reused_from``), its result, artifact and
-        executed notebook those of the parent's task, checked before the run started; the
-        result is loaded (unpickled) when a step, or someone asking the run, reads it."""
-        self.results.defer(name, self._loader(done))
-        now = utcnow()
-        # born Completed (one row, one event): it never runs, so it never was Pending
-        self._new_task(name, done.kind, status=TaskStatus.COMPLETED, started_at=now,
-                       ended_at=now, result=done.result, result_ref=done.result_ref,
-                       notebook=done.notebook, reused_from=done.id,
-                       params_used=done.params_used,
-                       log=f"reused the result of {done.id}\n")
-        with self.store.records_lock:
-            self._completed.add(name)
-            self._finished_steps.add(name)
-            self.run.tasks_done = len(self._finished_steps)
-            self.store.put(run=self.run)
-
-    def _loader(self, task: TaskRecord) -> Callable[[], Any]:
-        """Loads the stored result of ``task`` (unpickles its artifact) when first read; a
-        result that cannot be loaded is the infrastructure's failure (the step that reads it
-        ends in Error, not Failed: its code never ran), naming the task."""
-        def load() -> Any:
-            try:
-                return decode_result(task.result, task.result_ref, self.host.root,
-                                     self.host.load_modules)
-            except Exception as exc:
-                raise InfrastructureError(
-                    f"the result of step {task.step!r} (task {task.id}"
-                    + (f", {task.result_ref}" if task.result_ref else "")
-                    + f") could not be loaded: {type(exc).__name__}: {exc}") from exc
-        return load
 
     def _close_resources(self) -> None:
         """Shut down what the run's steps opened (a kernel), whatever the ending."""
